@@ -1,0 +1,66 @@
+"""The wall as one process sees it: the story index, its watcher and the photo cache."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from .index import StoryIndex
+from .photos import PhotoCache
+from .watcher import StoryWatcher
+
+log = logging.getLogger(__name__)
+
+
+class Wall:
+    """Everything a worker needs to serve the stories, with no web framework in sight."""
+
+    def __init__(
+        self,
+        stories_dir: Path,
+        instance_dir: Path,
+        *,
+        watch: str = "auto",
+        rescan_every: float = 300.0,
+        max_pixels: int = 50_000_000,
+    ) -> None:
+        self.index = StoryIndex(Path(stories_dir).absolute())
+        self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
+        self.watch = watch
+        self.rescan_every = rescan_every
+        self.watcher: StoryWatcher | None = None
+        self._watching_pid: int | None = None
+        self._loaded_pid: int | None = None
+        self._guard = threading.Lock()
+
+    def load(self) -> None:
+        self.index.load()
+        self._loaded_pid = os.getpid()
+
+    def ensure_watching(self) -> None:
+        """Start the watcher in this process, once.
+
+        Threads do not survive fork: a gunicorn worker forked from a preloaded
+        master has the master's index but no watcher, so it starts its own and
+        rescans to catch what changed since the master read the folder.
+        """
+        if self.watch == "off" or self._watching_pid == os.getpid():
+            return
+        with self._guard:
+            if self._watching_pid == os.getpid():
+                return
+            if self._loaded_pid != os.getpid():
+                self.index.rescan()  # a forked worker: catch up with the disk
+            self.watcher = StoryWatcher(
+                self.index, poll=self.watch == "poll", rescan_every=self.rescan_every
+            )
+            self.watcher.start()
+            self._watching_pid = os.getpid()
+            log.info("watching %s (%s)", self.index.root, self.watcher.mode)
+
+    def stop(self) -> None:
+        if self.watcher is not None and self._watching_pid == os.getpid():
+            self.watcher.stop()
+        self._watching_pid = None

@@ -1,0 +1,224 @@
+"""The live index: every story in the folder, kept in memory, versioned.
+
+The index never trusts an event to say *what* changed, only *where* to look.
+`refresh()` re-reads the named slugs from disk and converges to what is
+there, so a missed, doubled or out-of-order event cannot leave it wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .stories import Problem, Story, load_story, slug_for_path, story_sources
+
+log = logging.getLogger(__name__)
+
+Stat = tuple[str, int, int, int]
+Signature = tuple[Stat | None, Stat | None, Stat | None]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one slug looked like on disk when last read."""
+
+    signature: Signature
+    story: Story | None
+    problems: tuple[Problem, ...]
+
+
+def _stat(path: Path) -> Stat | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class StoryIndex:
+    """All stories under `root`, re-read as their files change."""
+
+    def __init__(self, root: Path, *, today: Callable[[], dt.date] = dt.date.today) -> None:
+        self.root = Path(root)
+        self.today = today
+        self.version = 0
+        self.loaded = False
+        self.updated_at = time.time()
+        self._entries: dict[str, Entry] = {}
+        self._photo_owners: dict[Path, set[str]] = {}
+        self._sorted: tuple[int, list[Story]] | None = None
+        self._day = today()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+
+    # -- reading ---------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read every story in the folder."""
+        started = time.perf_counter()
+        self.rescan()
+        self.loaded = True
+        log.info(
+            "indexed %d stories (%d problems) from %s in %.2fs",
+            len(self.stories()), len(self.problems()), self.root, time.perf_counter() - started,
+        )  # fmt: skip
+
+    def rescan(self) -> bool:
+        """Compare the whole folder with the index; re-read only what differs."""
+        on_disk = set(story_sources(self.root))
+        with self._lock:
+            known = set(self._entries)
+        return self.refresh(on_disk | known)
+
+    def refresh_paths(self, paths: Iterable[str | os.PathLike[str]]) -> bool:
+        """Re-read the stories that changed paths belong to."""
+        slugs: set[str] = set()
+        for path in paths:
+            slug = slug_for_path(self.root, path)
+            if slug is not None:
+                slugs.add(slug)
+            else:
+                with self._lock:
+                    slugs |= self._photo_owners.get(Path(path), set())
+        return self.refresh(slugs) if slugs else False
+
+    def refresh(self, slugs: Iterable[str]) -> bool:
+        """Re-read these slugs from disk. Return True if anything changed."""
+        updates: dict[str, Entry | None] = {}
+        for slug in slugs:
+            with self._lock:
+                old = self._entries.get(slug)
+            new = self._read(slug, old)
+            if new is not old:
+                updates[slug] = new
+        with self._lock:
+            changed = False
+            for slug, new in updates.items():
+                old = self._entries.get(slug)
+                if new is None:
+                    if old is not None:
+                        del self._entries[slug]
+                        self._forget_photo(slug, old)
+                        changed = True
+                    continue
+                same = old is not None and old.story == new.story and old.problems == new.problems
+                self._entries[slug] = new
+                if old is not None:
+                    self._forget_photo(slug, old)
+                if new.story is not None and new.story.photo is not None:
+                    self._photo_owners.setdefault(new.story.photo, set()).add(slug)
+                changed = changed or not same
+            if changed:
+                self._bump()
+        return changed
+
+    def _forget_photo(self, slug: str, entry: Entry) -> None:
+        if entry.story is not None and entry.story.photo is not None:
+            owners = self._photo_owners.get(entry.story.photo)
+            if owners is not None:
+                owners.discard(slug)
+                if not owners:
+                    del self._photo_owners[entry.story.photo]
+
+    def _read(self, slug: str, old: Entry | None) -> Entry | None:
+        folder = self.root / slug
+        single = self.root / f"{slug}.md"
+        if folder.is_dir():
+            source = folder / "index.md"
+            shadowed = _stat(single)  # a single file with a bundle's slug is ignored
+        else:
+            source, shadowed = single, None
+        source_stat = _stat(source)
+        if source_stat is None:
+            if folder.is_dir():
+                problem = Problem(folder, "this folder has no index.md, so it is not a story yet")
+                return Entry((None, None, None), None, (problem,))
+            return None
+        photo = old.story.photo if old is not None and old.story is not None else None
+        signature = (source_stat, shadowed, _stat(photo) if photo else None)
+        # A file with problems is always re-read: what fixes it (a photo
+        # copied in, say) may not touch the story file itself.
+        if old is not None and old.story is not None and old.signature == signature:
+            return old
+        try:
+            story, problems = load_story(source, self.root)
+        except Exception as exc:
+            # A file that trips the parser in a way nobody foresaw must cost
+            # that one story, never the index or the watcher thread.
+            log.exception("unexpected error reading %s", source)
+            story, problems = None, [Problem(source, f"could not be read: {exc!r}")]
+        if shadowed is not None:
+            problems.append(Problem(single, f"the bundle {slug}/ has the same slug; file ignored"))
+        if story is not None and story.photo is not None:
+            signature = (source_stat, shadowed, _stat(story.photo))
+        for problem in problems:
+            log.warning("skipping story: %s", problem)
+        return Entry(signature, story, tuple(problems))
+
+    def _bump(self) -> None:
+        self.version += 1
+        self.updated_at = time.time()
+        self._sorted = None
+        self._changed.notify_all()
+
+    def tick(self) -> bool:
+        """Bump the version when the day changes: publish and expiry dates may have passed."""
+        today = self.today()
+        with self._lock:
+            if today == self._day:
+                return False
+            self._day = today
+            self._bump()
+            return True
+
+    # -- asking ----------------------------------------------------------------
+
+    def stories(self) -> list[Story]:
+        """Every readable story, visible or not: featured first, then newest."""
+        with self._lock:
+            if self._sorted is None or self._sorted[0] != self.version:
+                stories = [e.story for e in self._entries.values() if e.story is not None]
+                stories.sort(key=lambda s: (s.date or dt.date.min, s.slug), reverse=True)
+                stories.sort(key=lambda s: not s.featured)
+                self._sorted = (self.version, stories)
+            return self._sorted[1]
+
+    def visible(self, place: str, *, tags: Iterable[str] = ()) -> list[Story]:
+        """The stories allowed in `place` today, optionally only those with any of `tags`."""
+        today = self.today()
+        wanted = {t.casefold() for t in tags if t}
+        return [
+            s
+            for s in self.stories()
+            if s.is_visible(place, today) and (not wanted or wanted.intersection(s.tags))
+        ]
+
+    def get(self, slug: str) -> Story | None:
+        with self._lock:
+            entry = self._entries.get(slug)
+        return entry.story if entry is not None else None
+
+    def problems(self) -> list[Problem]:
+        with self._lock:
+            found = [p for e in self._entries.values() for p in e.problems]
+        return sorted(found, key=lambda p: (str(p.path), p.line or 0))
+
+    def tags(self, place: str) -> list[tuple[str, int]]:
+        """Tags in use among the stories visible in `place`, most used first."""
+        counts: dict[str, int] = {}
+        for story in self.visible(place):
+            for tag in story.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until the version moves past `since` or `timeout` passes; return it."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != since, timeout)
+            return self.version

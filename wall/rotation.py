@@ -1,0 +1,47 @@
+"""Rotation: how long each story stays on a hallway screen, and in what order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from .stories import Story
+
+# People read a TV from a few metres while walking: about 3 words a second,
+# plus time to take in the face and the name.
+GLANCE_SECONDS = 5.0
+WORDS_PER_SECOND = 3.0
+NEW_FOR_DAYS = 14
+
+
+def seconds_on_screen(story: Story, shortest: int = 8, longest: int = 30) -> int:
+    """The story's own `duration`, or a reading time for its slide, within bounds."""
+    if story.duration:
+        seconds = float(story.duration)
+    else:
+        words = len(f"{story.name} {story.role} {story.company} {story.tv_line}".split())
+        seconds = GLANCE_SECONDS + words / WORDS_PER_SECOND
+    return int(min(max(round(seconds), shortest), longest))
+
+
+def is_new(story: Story, today: dt.date) -> bool:
+    return story.date is not None and (today - story.date).days <= NEW_FOR_DAYS
+
+
+def cycle(stories: Sequence[Story], today: dt.date) -> list[str]:
+    """One cycle of slugs: every story once, featured and new ones twice, spread out.
+
+    The second showing of a highlighted story goes half a cycle after its
+    first, so it never appears twice in a row.
+    """
+    order = [s.slug for s in stories]
+    extra = [s.slug for s in stories if s.featured or is_new(s, today)]
+    if len(order) < 3 or not extra:
+        return order
+    result = list(order)
+    half = len(order) // 2
+    for position, slug in enumerate(extra):
+        first = result.index(slug)
+        at = min(first + half + position, len(result))
+        result.insert(at, slug)
+    return result

@@ -1,0 +1,58 @@
+"""`storywall serve`: the wall under gunicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import create_app
+
+
+class WallServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn, configured in code, serving `create_app()`.
+
+    The app is preloaded: the master reads the stories once and every worker
+    starts from that copy, instead of each reading the whole folder again.
+    Each worker then starts its own watcher (threads do not survive fork).
+    """
+
+    def __init__(self, settings: dict[str, Any], options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        self.application = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("preload_app", True)
+        self.cfg.set("post_fork", self._post_fork)
+        # No control socket: we manage workers with signals, and several
+        # walls on one machine must not fight over ~/.gunicorn/.
+        self.cfg.set("control_socket_disable", True)
+
+    def load(self):  # type: ignore[no-untyped-def]
+        if self.application is None:
+            self.application = create_app({**self.settings, "DEFER_WATCH": True})
+        return self.application
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        if self.application is not None:
+            self.application.extensions["storywall"].ensure_watching()
+
+
+def serve(settings: dict[str, Any], *, host: str, port: int, workers: int, threads: int) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"',
+    }
+    WallServer(settings, options).run()

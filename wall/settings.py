@@ -1,0 +1,93 @@
+"""Every setting the wall reads, with its default and what it is for.
+
+Each one can be set as an environment variable with the ``WALL_`` prefix
+(``WALL_STORIES_DIR``), or as a lowercase key in ``config.toml`` in the
+instance folder. The README's settings table is checked against this list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"WALL_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("STORIES_DIR", "stories", "Folder of story files the wall shows and watches."),
+    Setting(
+        "INSTANCE_PATH", "instance",
+        "Folder for operational data: SQLite, photo renditions, secret key, config.toml.",
+    ),
+    Setting("SITE_NAME", "Story Wall", "Name shown in page titles and the intranet header."),
+    Setting(
+        "SECRET_KEY", None,
+        "Signs session cookies. When unset, one is generated into the instance folder.",
+    ),
+    Setting("WATCH", "auto", "How to notice changes: auto (inotify, else polling), poll, or off."),
+    Setting("RESCAN_SECONDS", 300, "Full rescan of the stories folder, as a safety net."),
+    Setting("SLIDE_MIN_SECONDS", 8, "Shortest time a story stays on a hallway screen."),
+    Setting("SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen."),
+    Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall."),
+    Setting("MAX_PHOTO_PIXELS", 50_000_000, "Largest photo accepted, in pixels, checked before decoding."),
+)  # fmt: skip
+
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Every setting's value: defaults, then the instance config.toml, then WALL_*
+    environment variables (what an operator sets for one run wins over the
+    file), then `overrides` (command-line options, tests).
+
+    This is the one place the environment is read.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    instance = Path(
+        overrides.get("INSTANCE_PATH")
+        or environ.get("WALL_INSTANCE_PATH")
+        or DEFAULTS["INSTANCE_PATH"]
+    ).absolute()
+    settings = dict(DEFAULTS)
+    settings.update(read_config_file(instance / "config.toml"))
+    for key, raw in environ.items():
+        if key.startswith("WALL_"):
+            settings[key[5:]] = _parse_env(raw)
+    settings.update(overrides)
+    settings["INSTANCE_PATH"] = str(instance)
+    return settings
+
+
+def _parse_env(raw: str) -> Any:
+    # As Flask's from_prefixed_env: numbers and booleans as JSON, the rest as text.
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Settings from an instance config.toml; its keys are the setting names in lowercase."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    return {key.upper(): value for key, value in data.items()}

@@ -1,0 +1,538 @@
+"""Story files: read one customer story from disk, validate it, render it.
+
+A story is a Markdown file with YAML front matter, either a bundle
+``stories/<slug>/index.md`` with its photos beside it or a single file
+``stories/<slug>.md``.  Parsing never raises for bad content: it returns the
+problems found, each with the file, the line where known, and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+
+
+class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loading (libyaml when present: much faster on big walls), with dates left as
+    text so that a bad one is reported against its field instead of failing the file."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+REQUIRED_FIELDS = ("name", "role", "company")
+KINDS = ("story", "thank-you")
+STATUSES = ("pending", "approved", "rejected")
+PLACES = ("hallway", "intranet")
+QUOTE_MAX_CHARS = 200
+DEFAULT_FOCUS = (0.5, 0.4)  # faces sit above the middle of most portraits
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SAFE_URL_SCHEMES = {"http", "https", "mailto"}
+
+_FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote",
+    "ul", "ol", "li", "h2", "h3", "h4", "h5", "h6", "a",
+}  # fmt: skip
+# Raw HTML in a body is shown as text (html=False); nh3 then removes anything
+# the Markdown renderer itself could produce that we do not want, such as
+# images that would make readers' browsers fetch from other hosts.
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+def render_markdown(text: str) -> str:
+    """Render CommonMark to sanitized HTML: no raw HTML, safe links only."""
+    html = _markdown.render(text)
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "ol": {"start"}},
+        url_schemes=SAFE_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a story file, in words its author can act on."""
+
+    path: Path
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line or 1}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The customer's permission, and where it lets the story appear."""
+
+    given_by: str
+    date: dt.date
+    scope: frozenset[str]
+    expires: dt.date | None = None
+    withdrawn: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    slug: str
+    source: Path
+    name: str
+    role: str
+    company: str
+    body: str
+    location: str = ""
+    title: str = ""
+    quote: str = ""
+    photo: Path | None = None
+    photo_alt: str = ""
+    photo_focus: tuple[float, float] = DEFAULT_FOCUS
+    kind: str = "story"
+    tags: tuple[str, ...] = ()
+    date: dt.date | None = None
+    publish: dt.date | None = None
+    expires: dt.date | None = None
+    status: str = "pending"
+    consent: Consent | None = None
+    submitted_by: str = ""
+    duration: int | None = None
+    featured: bool = False
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def hidden_reason(self, place: str, today: dt.date) -> str | None:
+        """Say why this story may not appear in `place` today, or None if it may.
+
+        This is the single rule for what reaches a screen: approved, inside its
+        publish window, and covered by consent that is neither expired nor
+        withdrawn.
+        """
+        if self.status != "approved":
+            return f"status is {self.status}, not approved"
+        if self.publish and today < self.publish:
+            return f"scheduled to publish on {self.publish.isoformat()}"
+        if self.expires and today > self.expires:
+            return f"expired on {self.expires.isoformat()}"
+        consent = self.consent
+        if consent is None:
+            return "no consent on record"
+        if consent.withdrawn and today >= consent.withdrawn:
+            return f"consent withdrawn on {consent.withdrawn.isoformat()}"
+        if consent.expires and today > consent.expires:
+            return f"consent expired on {consent.expires.isoformat()}"
+        if place not in consent.scope:
+            return f"consent does not cover {place}"
+        return None
+
+    def is_visible(self, place: str, today: dt.date) -> bool:
+        return self.hidden_reason(place, today) is None
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.source.name == "index.md"
+
+    @property
+    def tv_line(self) -> str:
+        """The one sentence for the TV: the quote, else the title, else the body's first."""
+        if self.quote:
+            return self.quote
+        if self.title:
+            return self.title
+        first = re.split(r"(?<=[.!?])\s", _plain_text(self.body), maxsplit=1)[0]
+        return first[:QUOTE_MAX_CHARS]
+
+    @property
+    def initials(self) -> str:
+        parts = [p for p in re.split(r"[\s\-]+", self.name) if p and p[0].isalnum()]
+        if not parts:
+            return "?"
+        letters = parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")
+        return letters.upper()
+
+    @cached_property
+    def body_html(self) -> str:
+        # Rendered on first use: most requests (kiosk, cards) never need it,
+        # and skipping it keeps start-up fast on large walls.
+        return render_markdown(self.body)
+
+    @cached_property
+    def search_text(self) -> str:
+        parts = (self.name, self.role, self.company, self.location, self.title,
+                 self.quote, " ".join(self.tags), self.body)  # fmt: skip
+        return "\n".join(parts).casefold()
+
+    def matches(self, query: str) -> bool:
+        """True when every word of `query` appears somewhere in the story."""
+        return all(word in self.search_text for word in query.casefold().split())
+
+
+def _plain_text(markdown: str) -> str:
+    return " ".join(re.sub(r"[#>*_`\[\]()!-]", " ", markdown).split())
+
+
+def story_slug(path: Path) -> str:
+    """The slug a story file is known by: its bundle folder or its file stem."""
+    return path.parent.name if path.name == "index.md" else path.stem
+
+
+def load_story(path: Path, root: Path | None = None) -> tuple[Story | None, list[Problem]]:
+    """Read one story file; return the story, or None and what is wrong with it."""
+    return _StoryReader(path, root).read()
+
+
+class _StoryReader:
+    """Reads one file, collecting every problem rather than stopping at the first."""
+
+    def __init__(self, path: Path, root: Path | None) -> None:
+        self.path = path
+        self.root = root or (path.parent.parent if path.name == "index.md" else path.parent)
+        self.problems: list[Problem] = []
+        self.node: yaml.Node | None = None
+        self.first_line = 2  # the front matter starts after the opening fence
+
+    def problem(self, message: str, field: str | None = None, line: int | None = None) -> None:
+        if line is None and field is not None:
+            line = self.line_of(field)
+        self.problems.append(Problem(self.path, message, line, field))
+
+    def line_of(self, dotted: str) -> int | None:
+        node = self.node
+        line = None
+        for key in dotted.split("."):
+            if not isinstance(node, yaml.MappingNode):
+                break
+            for key_node, value_node in node.value:
+                if key_node.value == key:
+                    line = key_node.start_mark.line + self.first_line
+                    node = value_node
+                    break
+            else:
+                break
+        return line
+
+    def read(self) -> tuple[Story | None, list[Problem]]:
+        slug = story_slug(self.path)
+        if not SLUG_RE.match(slug):
+            self.problem(
+                f"'{slug}' is not a usable slug: use lowercase letters, digits and "
+                f"hyphens, for example '{_suggest_slug(slug)}'"
+            )
+            return None, self.problems
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            self.problem(f"cannot read the file: {exc.strerror or exc}")
+            return None, self.problems
+        text = self.decode(raw)
+        if text is None:
+            return None, self.problems
+        data, body = self.split(text)
+        if data is None:
+            return None, self.problems
+        story = self.build(slug, data, body)
+        return (None if self.problems else story), self.problems
+
+    def decode(self, raw: bytes) -> str | None:
+        if not raw.strip():
+            self.problem("the file is empty; a story needs front matter and a body", line=1)
+            return None
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            self.problem(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                line=line,
+            )
+            return None
+
+    def split(self, text: str) -> tuple[dict[str, Any] | None, str]:
+        if not _FENCE.match(text):
+            self.problem("no front matter: the file must start with a line '---'", line=1)
+            return None, ""
+        closing = _FENCE.search(text, text.index("\n") + 1) if "\n" in text else None
+        if closing is None:
+            self.problem("the front matter is never closed: add a line '---' after it", line=1)
+            return None, ""
+        front = text[text.index("\n") + 1 : closing.start()]
+        body = text[closing.end() :].lstrip("\r\n")
+        loader = _FrontMatterLoader(front)
+        try:
+            self.node = loader.get_single_node()
+            data = loader.construct_document(self.node) if self.node is not None else None
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + self.first_line if mark is not None else None
+            what = getattr(exc, "problem", None) or str(exc)
+            self.problem(f"YAML syntax error: {what}", line=line)
+            return None, ""
+        finally:
+            loader.dispose()
+        if not isinstance(data, dict):
+            self.problem("the front matter must be a set of 'key: value' lines", line=2)
+            return None, ""
+        return data, body
+
+    # -- fields ---------------------------------------------------------------
+
+    def text(self, data: dict[str, Any], key: str, *, required: bool = False) -> str:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.problem("is required", key, self.line_of(key) or 1)
+            return ""
+        if isinstance(value, bool | dict | list):
+            self.problem(f"must be text, not {_type_name(value)}", key)
+            return ""
+        return " ".join(str(value).split())
+
+    def date(self, data: dict[str, Any], key: str, dotted: str | None = None) -> dt.date | None:
+        value = data.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value.strip()).date()
+            except ValueError:
+                pass
+        self.problem(f"must be a date like 2026-10-14, not {value!r}", dotted or key)
+        return None
+
+    def choice(self, data: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+        value = data.get(key, default)
+        if value is None:
+            return default
+        if str(value) not in options:
+            self.problem(f"must be one of {', '.join(options)}, not {value!r}", key)
+            return default
+        return str(value)
+
+    def tag_list(self, data: dict[str, Any], key: str) -> tuple[str, ...]:
+        value = data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list) or any(isinstance(v, dict | list) for v in value):
+            self.problem("must be a list like [manufacturing, dayton]", key)
+            return ()
+        tags = (" ".join(str(v).split()).casefold() for v in value if v is not None)
+        return tuple(dict.fromkeys(t for t in tags if t))
+
+    def build(self, slug: str, data: dict[str, Any], body: str) -> Story:
+        name = self.text(data, "name", required=True)
+        role = self.text(data, "role", required=True)
+        company = self.text(data, "company", required=True)
+        quote = self.text(data, "quote")
+        if len(quote) > QUOTE_MAX_CHARS:
+            self.problem(
+                f"is {len(quote)} characters; keep it under {QUOTE_MAX_CHARS} so it "
+                "reads in one glance on a TV",
+                "quote",
+            )
+        featured = data.get("featured", False)
+        if not isinstance(featured, bool):
+            self.problem("must be true or false", "featured")
+            featured = False
+        return Story(
+            slug=slug,
+            source=self.path,
+            name=name,
+            role=role,
+            company=company,
+            body=body,
+            location=self.text(data, "location"),
+            title=self.text(data, "title"),
+            quote=quote,
+            photo=self.photo(data),
+            photo_alt=self.text(data, "photo_alt"),
+            photo_focus=self.focus(data),
+            kind=self.choice(data, "kind", KINDS, "story"),
+            tags=self.tag_list(data, "tags"),
+            date=self.date(data, "date"),
+            publish=self.date(data, "publish"),
+            expires=self.date(data, "expires"),
+            status=self.choice(data, "status", STATUSES, "pending"),
+            consent=self.consent(data),
+            submitted_by=self.text(data, "submitted_by"),
+            duration=self.duration(data),
+            featured=featured,
+            meta=data,
+        )
+
+    def photo(self, data: dict[str, Any]) -> Path | None:
+        value = data.get("photo")
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str):
+            self.problem("must be a file name like maria.jpg", "photo")
+            return None
+        relative = Path(value)
+        if relative.is_absolute() or ".." in relative.parts:
+            self.problem("must be a file beside the story, not a path outside it", "photo")
+            return None
+        path = self.path.parent / relative
+        if not path.is_file():
+            self.problem(f"photo not found: {value}", "photo")
+            return None
+        return path
+
+    def focus(self, data: dict[str, Any]) -> tuple[float, float]:
+        value = data.get("photo_focus")
+        if value is None:
+            return DEFAULT_FOCUS
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            and all(0 <= v <= 1 for v in value)
+        ):
+            return (float(value[0]), float(value[1]))
+        self.problem("must be two numbers from 0 to 1, like [0.5, 0.3]", "photo_focus")
+        return DEFAULT_FOCUS
+
+    def duration(self, data: dict[str, Any]) -> int | None:
+        value = data.get("duration")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 600:
+            self.problem("must be a number of seconds from 1 to 600", "duration")
+            return None
+        return round(value)
+
+    def consent(self, data: dict[str, Any]) -> Consent | None:
+        value = data.get("consent")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem("must be a block with given_by, date and scope", "consent")
+            return None
+        given_by = value.get("given_by")
+        if not given_by or not isinstance(given_by, str):
+            self.problem("is required: who gave consent", "consent.given_by",
+                         self.line_of("consent.given_by") or self.line_of("consent"))  # fmt: skip
+        when = self.date(value, "date", "consent.date")
+        if when is None and "date" not in value:
+            self.problem("is required: when consent was given", "consent.date",
+                         self.line_of("consent"))  # fmt: skip
+        scope = value.get("scope")
+        if isinstance(scope, str):
+            scope = [s.strip() for s in scope.split(",")]
+        if not isinstance(scope, list) or not scope:
+            self.problem(f"must list where the story may appear: {', '.join(PLACES)}",
+                         "consent.scope", self.line_of("consent.scope") or self.line_of("consent"))  # fmt: skip
+            scope = []
+        unknown = [s for s in scope if s not in PLACES]
+        if unknown:
+            self.problem(f"unknown place {unknown[0]!r}; use {', '.join(PLACES)}", "consent.scope")
+        return Consent(
+            given_by=" ".join(str(given_by or "").split()),
+            date=when or dt.date.min,
+            scope=frozenset(s for s in scope if s in PLACES),
+            expires=self.date(value, "expires", "consent.expires"),
+            withdrawn=self.date(value, "withdrawn", "consent.withdrawn"),
+        )
+
+
+def _type_name(value: object) -> str:
+    return {bool: "true/false", dict: "a block", list: "a list"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _suggest_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-") or "my-story"
+
+
+def slugify(name: str) -> str:
+    """A slug for a new story, from the customer's name."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return _suggest_slug(ascii_name)
+
+
+# -- which files are stories ---------------------------------------------------
+
+_TEMP_SUFFIXES = (
+    "~",
+    ".swp",
+    ".swo",
+    ".swx",
+    ".tmp",
+    ".part",
+    ".partial",
+    ".crdownload",
+    ".bak",
+    ".orig",
+)
+
+
+def is_ignored_name(name: str) -> bool:
+    """True for names that are never stories: drafts, hidden and editor temp files."""
+    return (
+        name.startswith((".", "_", "#"))
+        or name.endswith(_TEMP_SUFFIXES)
+        or name == "4913"  # vim probes whether it may write in a folder with this name
+        or name.casefold() in {"readme.md", "license.md", "contributing.md"}
+    )
+
+
+def slug_for_path(root: Path, path: str | os.PathLike[str]) -> str | None:
+    """The slug whose story a changed path belongs to, or None if it is no story's.
+
+    Every story lives in one top-level entry of the stories folder, so the
+    first path component names it, whatever changed beneath.
+    """
+    try:
+        relative = Path(path).relative_to(root)
+    except ValueError:
+        return None
+    if not relative.parts:
+        return None
+    top = relative.parts[0]
+    if is_ignored_name(top) or any(is_ignored_name(part) for part in relative.parts[1:]):
+        return None
+    if len(relative.parts) == 1:
+        if top.endswith(".md"):
+            return top[:-3]
+        if "." not in top:
+            return top  # a bundle folder itself: created, moved or removed
+        return None
+    return top
+
+
+def story_sources(root: Path) -> Iterator[str]:
+    """Every slug with something on disk that could be a story."""
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if is_ignored_name(entry.name):
+            continue
+        if entry.is_dir():
+            yield entry.name
+        elif entry.name.endswith(".md"):
+            yield entry.name[:-3]

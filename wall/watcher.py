@@ -1,0 +1,193 @@
+"""Keep a StoryIndex in step with its folder, using watchdog.
+
+Events only say where to look. They are collected until the folder has been
+quiet for a moment (editors and `git` write in bursts: vim renames the old
+file away before writing the new one), then the index re-reads the slugs
+they touched. A periodic full rescan is the safety net for anything missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from .index import StoryIndex
+
+log = logging.getLogger(__name__)
+
+# watchdog 7 also reports "opened" and "closed_no_write"; reacting to those
+# would make the index's own reads trigger more reads.
+_CHANGES = {"created", "modified", "moved", "deleted", "closed"}
+
+
+class _Forwarder(FileSystemEventHandler):
+    def __init__(self, paths: queue.SimpleQueue[str | None]) -> None:
+        self.paths = paths
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _CHANGES:
+            return
+        self.paths.put(str(event.src_path))
+        if event.dest_path:
+            self.paths.put(str(event.dest_path))
+
+
+class StoryWatcher:
+    """Watch `index.root` and refresh `index` after every change."""
+
+    def __init__(
+        self,
+        index: StoryIndex,
+        *,
+        poll: bool = False,
+        quiet: float = 0.05,
+        max_delay: float = 0.25,
+        rescan_every: float = 300.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.index = index
+        self.poll = poll
+        self.quiet = quiet
+        self.max_delay = max_delay
+        self.rescan_every = rescan_every
+        self.poll_interval = poll_interval
+        self.mode = "poll" if poll else "native"
+        self.restarts = 0
+        self.last_rescan = 0.0
+        self._paths: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._observer: BaseObserver | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._watched: tuple[int, int] | None = None
+
+    # -- life cycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._start_observer()
+        self._thread = threading.Thread(target=self._run, name="story-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._paths.put(None)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def alive(self) -> bool:
+        thread_ok = self._thread is not None and self._thread.is_alive()
+        return thread_ok and self._observer_alive()
+
+    def _start_observer(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+        root = self.index.root
+        if not root.is_dir():
+            self._observer = None
+            return
+        observer: BaseObserver
+        if self.poll:
+            observer = PollingObserver(timeout=self.poll_interval)
+        else:
+            observer = Observer()
+        observer.schedule(_Forwarder(self._paths), str(root), recursive=True)
+        try:
+            observer.start()
+        except OSError as exc:
+            # inotify runs out of watches on big trees (fs.inotify.max_user_watches);
+            # polling is slower but still correct.
+            log.warning("cannot watch %s natively (%s); polling instead", root, exc)
+            observer = PollingObserver(timeout=self.poll_interval)
+            observer.schedule(_Forwarder(self._paths), str(root), recursive=True)
+            observer.start()
+            self.mode = "poll (fallback)"
+        self._observer = observer
+        self._watched = _identity(root)
+
+    # -- the loop --------------------------------------------------------------
+
+    def _run(self) -> None:
+        self.last_rescan = time.monotonic()
+        while not self._stopping.is_set():
+            paths = self._collect()
+            if self._stopping.is_set():
+                return
+            try:
+                self._heal()
+                if paths:
+                    self.index.refresh_paths(paths)
+                if time.monotonic() - self.last_rescan >= self.rescan_every:
+                    self.index.rescan()
+                    self.last_rescan = time.monotonic()
+                self.index.tick()
+            except Exception:
+                # The watcher must outlive any one bad moment on disk (a folder
+                # vanishing mid-read, say); the next event or rescan converges.
+                log.exception("error while refreshing the story index")
+
+    def _collect(self) -> set[str]:
+        """Wait for a change, then gather the burst it belongs to."""
+        paths: set[str] = set()
+        try:
+            first = self._paths.get(timeout=1.0)
+        except queue.Empty:
+            return paths
+        if first is None:
+            return paths
+        paths.add(first)
+        deadline = time.monotonic() + self.max_delay
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                path = self._paths.get(timeout=min(self.quiet, left))
+            except queue.Empty:
+                break
+            if path is None:
+                break
+            paths.add(path)
+        return paths
+
+    def _heal(self) -> None:
+        """Restart the observer if it died or the folder was replaced under it."""
+        current = _identity(self.index.root)
+        if current == self._watched and self._observer_alive():
+            return
+        if current is None:
+            if self._observer is not None:
+                log.warning("stories folder %s is gone; waiting for it", self.index.root)
+                self._observer.stop()
+                self._observer = None
+                self._watched = None
+                self.index.rescan()
+            return
+        log.warning("watching %s again (folder replaced or watcher stopped)", self.index.root)
+        self.restarts += 1
+        self._start_observer()
+        self.index.rescan()
+        self.last_rescan = time.monotonic()
+
+    def _observer_alive(self) -> bool:
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        return all(emitter.is_alive() for emitter in observer.emitters)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The folder's device and inode, following symlinks: changes on a swap."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)

@@ -1,0 +1,64 @@
+"""How a story is presented to browsers: photo sources and the kiosk's JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+
+from ..photos import WIDTHS, portrait_colors, stat_token
+from ..rotation import seconds_on_screen
+from ..stories import Story
+
+
+def photo_url(story: Story, width: int, fmt: str = "jpg") -> str | None:
+    if story.photo is None:
+        return None
+    try:
+        token = stat_token(story.photo)
+    except OSError:
+        return None  # removed since the index read it; the watcher will catch up
+    return url_for("intranet.photo", slug=story.slug, token=token, width=width, fmt=fmt)
+
+
+def photo_sources(story: Story) -> dict[str, Any] | None:
+    """URLs of a story's photo renditions, for <picture>, srcset and the kiosk."""
+    if photo_url(story, WIDTHS[0]) is None:
+        return None
+    return {
+        "src": photo_url(story, 960),
+        "webp": ", ".join(f"{photo_url(story, w, 'webp')} {w}w" for w in WIDTHS),
+        "jpeg": ", ".join(f"{photo_url(story, w, 'jpg')} {w}w" for w in WIDTHS),
+        "alt": story.photo_alt or f"Photo of {story.name}",
+        "focus": list(story.photo_focus),
+        "position": f"{story.photo_focus[0] * 100:.0f}% {story.photo_focus[1] * 100:.0f}%",
+    }
+
+
+def portrait(story: Story) -> dict[str, str]:
+    background, color = portrait_colors(story.name)
+    return {"initials": story.initials, "background": background, "color": color}
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """One entry of /api/stories: everything a kiosk needs to show the slide."""
+    config = current_app.config
+    return {
+        "slug": story.slug,
+        "name": story.name,
+        "role": story.role,
+        "company": story.company,
+        "location": story.location,
+        "title": story.title,
+        "quote": story.tv_line,
+        "kind": story.kind,
+        "tags": list(story.tags),
+        "featured": story.featured,
+        "date": story.date.isoformat() if story.date else None,
+        "seconds": seconds_on_screen(
+            story, int(config["SLIDE_MIN_SECONDS"]), int(config["SLIDE_MAX_SECONDS"])
+        ),
+        "url": url_for("intranet.story", slug=story.slug, _external=True),
+        "photo": photo_sources(story),
+        "portrait": portrait(story),
+    }

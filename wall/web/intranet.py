@@ -1,0 +1,74 @@
+"""The intranet wall: browse, search and read the stories, and their photos."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+
+from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
+from . import get_wall, today
+from .cards import photo_sources, portrait
+
+bp = Blueprint("intranet", __name__)
+
+
+@bp.get("/")
+def wall():
+    """Show the stories as cards, featured first then newest; search and filter by tag."""
+    index = get_wall().index
+    query = request.args.get("q", "").strip()[:200]
+    tag = request.args.get("tag", "").strip().casefold()[:80]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    stories = index.visible("intranet", tags=[tag] if tag else ())
+    if query:
+        stories = [s for s in stories if s.matches(query)]
+    size = int(current_app.config["PAGE_SIZE"])
+    shown = stories[(page - 1) * size : page * size]
+    return render_template(
+        "wall.html",
+        stories=shown,
+        total=len(stories),
+        query=query,
+        tag=tag,
+        page=page,
+        has_next=page * size < len(stories),
+        tags=index.tags("intranet")[:30],
+        photo_sources=photo_sources,
+        portrait=portrait,
+    )
+
+
+@bp.get("/stories/<slug>")
+def story(slug: str):
+    """Show one story in full."""
+    found = get_wall().index.get(slug)
+    if found is None or not found.is_visible("intranet", today()):
+        abort(404)
+    return render_template(
+        "story.html", story=found, photo=photo_sources(found), portrait=portrait(found)
+    )
+
+
+@bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")
+def photo(slug: str, token: str, width: int, fmt: str):
+    """Send a rendition of a story's photo; never the original file."""
+    wall = get_wall()
+    found = wall.index.get(slug)
+    if (
+        found is None
+        or found.photo is None
+        or fmt not in RENDITION_TYPES
+        or width not in WIDTHS
+        or not (found.is_visible("intranet", today()) or found.is_visible("hallway", today()))
+    ):
+        abort(404)
+    try:
+        path = wall.photos.rendition(found.photo, width, fmt)
+    except (PhotoError, OSError):
+        abort(404)
+    response = send_file(path, mimetype=RENDITION_TYPES[fmt], conditional=True, etag=True)
+    if token == stat_token(found.photo):
+        # The URL names this state of the file; a changed photo gets a new URL.
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "public, max-age=60"
+    return response
