@@ -21,10 +21,12 @@ def _settings(**overrides: object) -> dict[str, object]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--instance", "instance", type=click.Path(file_okay=False, path_type=Path),
+    "--instance",
+    "instance",
+    type=click.Path(file_okay=False, path_type=Path),
     envvar="WALL_INSTANCE_PATH",
     help="Instance folder (SQLite, caches, config.toml). [env: WALL_INSTANCE_PATH]",
-)  # fmt: skip
+)
 @click.pass_context
 def main(ctx: click.Context, instance: Path | None) -> None:
     """Story Wall: customer stories for hallway TVs and the intranet."""
@@ -32,17 +34,42 @@ def main(ctx: click.Context, instance: Path | None) -> None:
 
 
 @main.command()
-@click.option("--stories", type=click.Path(file_okay=False, path_type=Path),
-              help="Stories folder. [env: WALL_STORIES_DIR]")  # fmt: skip
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="WALL_HOST",
-              help="Address to listen on. [env: WALL_HOST]")  # fmt: skip
-@click.option("--port", default=8000, show_default=True, type=int, envvar="WALL_PORT",
-              help="Port to listen on. [env: WALL_PORT]")  # fmt: skip
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              envvar="WALL_WORKERS", help="Worker processes. [env: WALL_WORKERS]")  # fmt: skip
-@click.option("--threads", default=64, show_default=True, type=click.IntRange(1, 10000),
-              envvar="WALL_THREADS",
-              help="Threads per worker; each open kiosk event stream holds one. [env: WALL_THREADS]")  # fmt: skip
+@click.option(
+    "--stories",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Stories folder. [env: WALL_STORIES_DIR]",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="WALL_HOST",
+    help="Address to listen on. [env: WALL_HOST]",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=int,
+    envvar="WALL_PORT",
+    help="Port to listen on. [env: WALL_PORT]",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="WALL_WORKERS",
+    help="Worker processes. [env: WALL_WORKERS]",
+)
+@click.option(
+    "--threads",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 10000),
+    envvar="WALL_THREADS",
+    help="Threads per worker; each open kiosk event stream holds one. [env: WALL_THREADS]",
+)
 @click.pass_obj
 def serve(
     obj: dict, stories: Path | None, host: str, port: int, workers: int, threads: int
@@ -120,8 +147,11 @@ changed for them.
 @click.argument("name")
 @click.option("--role", default="Role", help="The customer's job.")
 @click.option("--company", default="Company", help="Where they work.")
-@click.option("--stories", type=click.Path(file_okay=False, path_type=Path),
-              help="Stories folder. [env: WALL_STORIES_DIR]")  # fmt: skip
+@click.option(
+    "--stories",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Stories folder. [env: WALL_STORIES_DIR]",
+)
 @click.pass_obj
 def new(obj: dict, name: str, role: str, company: str, stories: Path | None) -> None:
     """Create a story bundle for NAME, waiting for its text, photo and consent."""
@@ -144,11 +174,14 @@ def new(obj: dict, name: str, role: str, company: str, stories: Path | None) -> 
         raise click.ClickException(f"too many stories named {base}")
     today = dt.date.today()
     text = NEW_STORY.format(
-        name=_yaml_text(name), role=_yaml_text(role), company=_yaml_text(company),
-        quote='""', today=today.isoformat(),
+        name=_yaml_text(name),
+        role=_yaml_text(role),
+        company=_yaml_text(company),
+        quote='""',
+        today=today.isoformat(),
         next_year=(today + dt.timedelta(days=365)).isoformat(),
         first=name.split()[0] if name.split() else name,
-    )  # fmt: skip
+    )
     write_atomic(folder / "index.md", text.encode("utf-8"))
     click.echo(f"created {folder / 'index.md'}")
     click.echo("next: add a photo beside it, write the story, record consent, then approve it.")

@@ -66,8 +66,11 @@ class StoryIndex:
         self.loaded = True
         log.info(
             "indexed %d stories (%d problems) from %s in %.2fs",
-            len(self.stories()), len(self.problems()), self.root, time.perf_counter() - started,
-        )  # fmt: skip
+            len(self.stories()),
+            len(self.problems()),
+            self.root,
+            time.perf_counter() - started,
+        )
 
     def rescan(self) -> bool:
         """Compare the whole folder with the index; re-read only what differs."""

@@ -30,12 +30,14 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("STORIES_DIR", "stories", "Folder of story files the wall shows and watches."),
     Setting(
-        "INSTANCE_PATH", "instance",
+        "INSTANCE_PATH",
+        "instance",
         "Folder for operational data: SQLite, photo renditions, secret key, config.toml.",
     ),
     Setting("SITE_NAME", "Story Wall", "Name shown in page titles and the intranet header."),
     Setting(
-        "SECRET_KEY", None,
+        "SECRET_KEY",
+        None,
         "Signs session cookies. When unset, one is generated into the instance folder.",
     ),
     Setting("WATCH", "auto", "How to notice changes: auto (inotify, else polling), poll, or off."),
@@ -43,8 +45,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLIDE_MIN_SECONDS", 8, "Shortest time a story stays on a hallway screen."),
     Setting("SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen."),
     Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall."),
-    Setting("MAX_PHOTO_PIXELS", 50_000_000, "Largest photo accepted, in pixels, checked before decoding."),
-)  # fmt: skip
+    Setting(
+        "MAX_PHOTO_PIXELS",
+        50_000_000,
+        "Largest photo accepted, in pixels, checked before decoding.",
+    ),
+)
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 

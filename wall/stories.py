@@ -43,9 +43,24 @@ SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _ALLOWED_TAGS = {
-    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote",
-    "ul", "ol", "li", "h2", "h3", "h4", "h5", "h6", "a",
-}  # fmt: skip
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+}
 # Raw HTML in a body is shown as text (html=False); nh3 then removes anything
 # the Markdown renderer itself could produce that we do not want, such as
 # images that would make readers' browsers fetch from other hosts.
@@ -174,8 +189,16 @@ class Story:
 
     @cached_property
     def search_text(self) -> str:
-        parts = (self.name, self.role, self.company, self.location, self.title,
-                 self.quote, " ".join(self.tags), self.body)  # fmt: skip
+        parts = (
+            self.name,
+            self.role,
+            self.company,
+            self.location,
+            self.title,
+            self.quote,
+            " ".join(self.tags),
+            self.body,
+        )
         return "\n".join(parts).casefold()
 
     def matches(self, query: str) -> bool:
@@ -430,18 +453,25 @@ class _StoryReader:
             return None
         given_by = value.get("given_by")
         if not given_by or not isinstance(given_by, str):
-            self.problem("is required: who gave consent", "consent.given_by",
-                         self.line_of("consent.given_by") or self.line_of("consent"))  # fmt: skip
+            self.problem(
+                "is required: who gave consent",
+                "consent.given_by",
+                self.line_of("consent.given_by") or self.line_of("consent"),
+            )
         when = self.date(value, "date", "consent.date")
         if when is None and "date" not in value:
-            self.problem("is required: when consent was given", "consent.date",
-                         self.line_of("consent"))  # fmt: skip
+            self.problem(
+                "is required: when consent was given", "consent.date", self.line_of("consent")
+            )
         scope = value.get("scope")
         if isinstance(scope, str):
             scope = [s.strip() for s in scope.split(",")]
         if not isinstance(scope, list) or not scope:
-            self.problem(f"must list where the story may appear: {', '.join(PLACES)}",
-                         "consent.scope", self.line_of("consent.scope") or self.line_of("consent"))  # fmt: skip
+            self.problem(
+                f"must list where the story may appear: {', '.join(PLACES)}",
+                "consent.scope",
+                self.line_of("consent.scope") or self.line_of("consent"),
+            )
             scope = []
         unknown = [s for s in scope if s not in PLACES]
         if unknown:

@@ -98,10 +98,7 @@ class StoryWatcher:
             self._observer = None
             return
         observer: BaseObserver
-        if self.poll:
-            observer = PollingObserver(timeout=self.poll_interval)
-        else:
-            observer = Observer()
+        observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
         observer.schedule(_Forwarder(self._paths), str(root), recursive=True)
         try:
             observer.start()
