@@ -171,7 +171,7 @@ class Story:
         if self.title:
             return self.title
         first = re.split(r"(?<=[.!?])\s", _plain_text(self.body), maxsplit=1)[0]
-        return first[:QUOTE_MAX_CHARS]
+        return _shorten(first, QUOTE_MAX_CHARS)
 
     @property
     def initials(self) -> str:
@@ -207,7 +207,18 @@ class Story:
 
 
 def _plain_text(markdown: str) -> str:
-    return " ".join(re.sub(r"[#>*_`\[\]()!-]", " ", markdown).split())
+    """Roughly the words a reader sees: no tags, link targets or Markdown marks."""
+    text = re.sub(r"<[^>]*>", " ", markdown)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"^\s{0,3}(?:[#>]+|[-*+]|\d+[.)])\s+", "", text, flags=re.MULTILINE)
+    return " ".join(re.sub(r"[*_`]+", "", text).split())
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def story_slug(path: Path) -> str:

@@ -31,7 +31,7 @@ def wall():
         tag=tag,
         page=page,
         has_next=page * size < len(stories),
-        tags=index.tags("intranet")[:30],
+        tags=index.tags("intranet")[:14],
         photo_sources=photo_sources,
         portrait=portrait,
     )

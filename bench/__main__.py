@@ -1,0 +1,39 @@
+"""Run every benchmark and write docs/benchmarks.md: `make bench` or `python -m bench`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from . import index_scale
+from .common import git_revision, machine
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / ".data"
+
+BENCHMARKS = {"index": index_scale}
+
+
+def main(names: list[str]) -> None:
+    chosen = names or list(BENCHMARKS)
+    sections = []
+    for name in chosen:
+        module = BENCHMARKS[name]
+        print(f"running {name} …", flush=True)
+        text = module.report(module.run(DATA))
+        print(text, flush=True)
+        sections.append(text)
+    header = (
+        "# Benchmarks\n\n"
+        f"Written by `make bench` on {dt.date.today().isoformat()} at revision "
+        f"{git_revision()}.\n\nMachine: {machine()}.\n\n"
+        "These machines are shared and noisy: compare each figure with the baseline "
+        "measured in the same run, not with figures from another day.\n\n"
+    )
+    (ROOT / "docs" / "benchmarks.md").write_text(header + "\n".join(sections))
+    print("wrote docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

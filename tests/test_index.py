@@ -1,0 +1,165 @@
+"""The live index: converges to what is on disk, re-reads only what changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from wall import index as index_module
+from wall.index import StoryIndex
+
+
+def loaded(stories: Path) -> StoryIndex:
+    index = StoryIndex(stories)
+    index.load()
+    return index
+
+
+def test_load_reads_bundles_and_single_files(stories, write_story) -> None:
+    write_story("maria")
+    write_story("dev-patel", single=True, name="Dev Patel")
+    index = loaded(stories)
+    assert {s.slug for s in index.stories()} == {"maria", "dev-patel"}
+    assert index.loaded and index.problems() == []
+
+
+def test_featured_first_then_newest(stories, write_story) -> None:
+    write_story("old", date="2026-01-01")
+    write_story("new", date="2026-09-01")
+    write_story("star", date="2025-01-01", featured=True)
+    assert [s.slug for s in loaded(stories).stories()] == ["star", "new", "old"]
+
+
+def test_bad_files_are_skipped_and_reported(stories, write_story) -> None:
+    write_story("good")
+    (stories / "broken.md").write_text("---\nname: [unclosed\n---\n")
+    (stories / "empty-folder").mkdir()
+    index = loaded(stories)
+    assert [s.slug for s in index.stories()] == ["good"]
+    messages = [str(p) for p in index.problems()]
+    assert any("broken.md" in m and "YAML syntax error" in m for m in messages)
+    assert any("empty-folder" in m and "no index.md" in m for m in messages)
+
+
+def test_ignored_names_are_never_stories(stories, write_story) -> None:
+    write_story("_draft")
+    write_story(".hidden")
+    (stories / "notes.md~").write_text("junk")
+    (stories / "README.md").write_text("# Our stories\n")
+    index = loaded(stories)
+    assert index.stories() == [] and index.problems() == []
+
+
+def test_refresh_converges_and_bumps_version_only_on_change(stories, write_story) -> None:
+    index = loaded(stories)
+    start = index.version
+    path = write_story("maria")
+    assert index.refresh(["maria"]) and index.version == start + 1
+    assert not index.refresh(["maria"]) and index.version == start + 1  # nothing new on disk
+    path.write_text(path.read_text().replace("Swing-shift foreman", "Plant manager"))
+    assert index.refresh(["maria"])
+    assert index.get("maria").role == "Plant manager"
+    shutil.rmtree(path.parent)
+    assert index.refresh(["maria"]) and index.get("maria") is None
+
+
+def test_a_withdrawn_approval_takes_the_story_off_at_once(stories, write_story) -> None:
+    write_story("maria")
+    index = loaded(stories)
+    assert [s.slug for s in index.visible("hallway")] == ["maria"]
+    write_story("maria", status="pending")
+    index.refresh(["maria"])
+    assert index.visible("hallway") == []
+
+
+def test_a_file_broken_by_an_edit_leaves_the_screen(stories, write_story) -> None:
+    """The old version must never stay up when the new one cannot be read."""
+    path = write_story("maria")
+    index = loaded(stories)
+    path.write_text("---\nname: Maria\nstatus: [oops\n---\n")
+    index.refresh(["maria"])
+    assert index.get("maria") is None
+    assert index.visible("hallway") == []
+    assert index.problems()
+
+
+def test_a_fixed_file_comes_back(stories, write_story) -> None:
+    path = write_story("maria", photo="maria.jpg")
+    index = loaded(stories)
+    assert index.get("maria") is None  # photo missing
+    (path.parent / "maria.jpg").write_bytes(b"not checked here")
+    index.refresh_paths([path.parent / "maria.jpg"])
+    assert index.get("maria") is not None
+
+
+def test_refresh_paths_maps_changes_to_stories(stories, write_story) -> None:
+    index = loaded(stories)
+    write_story("maria")
+    assert index.refresh_paths([stories / "maria" / "index.md"])
+    assert not index.refresh_paths([stories / "maria" / ".index.md.swp"])
+    assert index.get("maria") is not None
+
+
+def test_one_edit_reads_one_file(stories, write_story, monkeypatch) -> None:
+    for n in range(200):
+        write_story(f"story-{n}")
+    index = loaded(stories)
+    reads: list[Path] = []
+    real = index_module.load_story
+
+    def counting(path, root=None):
+        reads.append(path)
+        return real(path, root)
+
+    monkeypatch.setattr(index_module, "load_story", counting)
+    write_story("story-7", role="DBA")
+    index.refresh_paths([stories / "story-7" / "index.md"])
+    assert reads == [stories / "story-7" / "index.md"]
+    reads.clear()
+    index.rescan()  # a full rescan compares stats; nothing else changed
+    assert reads == []
+
+
+def test_a_bundle_beats_a_single_file_with_its_slug(stories, write_story) -> None:
+    write_story("maria")
+    write_story("maria", single=True, name="Someone Else")
+    index = loaded(stories)
+    assert index.get("maria").name == "Maria Alvarez"
+    assert any("same slug" in str(p) for p in index.problems())
+
+
+def test_wait_for_change_wakes_on_change(stories, write_story) -> None:
+    import threading
+
+    index = loaded(stories)
+    seen: list[int] = []
+    start = index.version
+    waiter = threading.Thread(target=lambda: seen.append(index.wait_for_change(start, 5)))
+    waiter.start()
+    write_story("maria")
+    index.refresh(["maria"])
+    waiter.join(5)
+    assert seen == [start + 1]
+
+
+def test_wait_for_change_times_out_without_change(stories) -> None:
+    index = loaded(stories)
+    assert index.wait_for_change(index.version, 0.05) == index.version
+
+
+def test_day_change_bumps_version(stories, write_story) -> None:
+    import datetime as dt
+
+    days = iter([dt.date(2026, 11, 22), dt.date(2026, 11, 22), dt.date(2026, 11, 23)])
+    index = StoryIndex(stories, today=lambda: next(days))
+    index.load()
+    version = index.version
+    assert not index.tick()
+    assert index.tick() and index.version == version + 1
+
+
+def test_tags_counts_visible_stories(stories, write_story) -> None:
+    write_story("a", tags=["payroll", "healthcare"])
+    write_story("b", tags=["payroll"])
+    write_story("c", tags=["secret"], status="pending")
+    assert loaded(stories).tags("intranet") == [("payroll", 2), ("healthcare", 1)]

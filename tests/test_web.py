@@ -1,0 +1,171 @@
+"""Routes: the intranet wall, a story page, the kiosk, the API and health."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+
+def _jpeg(width: int = 800, height: int = 1000) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (180, 120, 90)).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def wall(app, stories, write_story):
+    """A small wall: two visible stories (one with a photo), one pending, one intranet-only."""
+    path = write_story(
+        "maria",
+        tags=["manufacturing", "dayton"],
+        photo="maria.jpg",
+        photo_focus=[0.5, 0.3],
+        featured=True,
+    )
+    (path.parent / "maria.jpg").write_bytes(_jpeg())
+    write_story(
+        "dev",
+        name="Dev Patel",
+        role="Payroll administrator",
+        company="Lakeside Health",
+        tags=["payroll"],
+        body="Dev closes payroll for 4,000 nurses.",
+    )
+    write_story("pending-one", name="Pat Pending", status="pending")
+    write_story(
+        "intranet-only",
+        name="Ina Tranet",
+        kind="thank-you",
+        consent={"given_by": "Ina", "date": "2026-01-01", "scope": ["intranet"]},
+    )
+    app.extensions["storywall"].index.rescan()
+    return app
+
+
+def test_wall_lists_visible_stories_featured_first(client, wall) -> None:
+    html = client.get("/").get_data(as_text=True)
+    assert html.index("Maria Alvarez") < html.index("Dev Patel")
+    assert "Ina Tranet" in html and "Pat Pending" not in html
+
+
+def test_search_covers_name_role_company_title_and_body(client, wall) -> None:
+    for query in ["patel", "payroll ADMIN", "lakeside", "4,000 nurses"]:
+        html = client.get("/", query_string={"q": query}).get_data(as_text=True)
+        assert "Dev Patel" in html and "Maria Alvarez" not in html, query
+    html = client.get("/", query_string={"q": "nobody-by-this-name"}).get_data(as_text=True)
+    assert "No stories match" in html
+
+
+def test_filter_by_tag(client, wall) -> None:
+    html = client.get("/", query_string={"tag": "payroll"}).get_data(as_text=True)
+    assert "Dev Patel" in html and "Maria Alvarez" not in html
+
+
+def test_search_text_is_escaped(client, wall) -> None:
+    html = client.get("/", query_string={"q": "<script>alert(1)</script>"}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_story_page(client, wall) -> None:
+    response = client.get("/stories/dev")
+    assert response.status_code == 200
+    assert "Dev closes payroll for 4,000 nurses." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("slug", ["pending-one", "nobody", "..%2F..%2Fetc"])
+def test_story_page_hides_what_is_not_published(client, wall, slug) -> None:
+    assert client.get(f"/stories/{slug}").status_code == 404
+
+
+def test_api_lists_what_the_hallway_shows(client, wall) -> None:
+    response = client.get("/api/stories")
+    data = response.get_json()
+    assert [s["slug"] for s in data["stories"]] == ["maria", "dev"]
+    maria = data["stories"][0]
+    for key in ["slug", "name", "role", "company", "quote", "kind", "photo", "seconds"]:
+        assert key in maria
+    assert maria["photo"]["src"].startswith("/photos/maria/")
+    assert maria["photo"]["focus"] == [0.5, 0.3]
+    assert data["stories"][1]["photo"] is None
+    assert data["stories"][1]["portrait"]["initials"] == "DP"
+    assert 8 <= maria["seconds"] <= 30
+
+
+def test_api_etag_revalidates_with_304(client, wall, write_story) -> None:
+    first = client.get("/api/stories")
+    etag = first.headers["ETag"]
+    again = client.get("/api/stories", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    write_story("dev", role="Payroll lead")
+    wall.extensions["storywall"].index.refresh(["dev"])
+    changed = client.get("/api/stories", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_api_filters_by_tags(client, wall) -> None:
+    data = client.get("/api/stories?tags=dayton,nothing").get_json()
+    assert [s["slug"] for s in data["stories"]] == ["maria"]
+
+
+def test_events_stream_announces_versions(client, wall, write_story) -> None:
+    response = client.get("/api/events")
+    assert response.mimetype == "text/event-stream"
+    chunks = response.response
+    first = next(chunks).decode()
+    index = wall.extensions["storywall"].index
+    assert f"event: version\ndata: {index.version}" in first
+    write_story("dev", role="Payroll lead")
+    index.refresh(["dev"])
+    assert next(chunks).decode() == f"event: version\ndata: {index.version}\n\n"
+    response.close()
+
+
+def test_healthz(client, wall, stories) -> None:
+    (stories / "broken.md").write_text("nope")
+    wall.extensions["storywall"].index.rescan()
+    data = client.get("/healthz").get_json()
+    assert data["index"]["loaded"] is True
+    assert data["index"]["stories"] == 4
+    assert data["index"]["on_hallway"] == 2
+    assert data["index"]["problems"] == 1
+    assert "alive" in data["watcher"]
+
+
+def test_photo_is_a_rendition_cached_for_a_year(client, wall) -> None:
+    photo = client.get("/api/stories").get_json()["stories"][0]["photo"]
+    with client.get(photo["src"]) as response:
+        assert response.status_code == 200 and response.mimetype == "image/jpeg"
+        assert "immutable" in response.headers["Cache-Control"]
+        assert Image.open(io.BytesIO(response.data)).width == 800  # never upscaled
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/photos/maria/x/960.jpg/../../../../etc/passwd",
+        "/photos/..%2F..%2Fetc/x/960.jpg",
+        "/photos/maria/x/961.jpg",
+        "/photos/maria/x/960.svg",
+        "/photos/pending-one/x/960.jpg",
+        "/stories/maria/maria.jpg",
+        "/photos/maria/x/960.jpg%00.png",
+    ],
+)
+def test_photo_paths_cannot_escape(client, wall, url) -> None:
+    assert client.get(url).status_code == 404
+
+
+def test_kiosk_page_has_no_inline_script(client, wall) -> None:
+    response = client.get("/kiosk?screen=lobby&tags=a,b&interval=12")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "<script>" not in html and 'data-interval="12"' in html
+
+
+def test_kiosk_parameters_are_escaped(client, wall) -> None:
+    html = client.get('/kiosk?screen="><script>x</script>').get_data(as_text=True)
+    assert "<script>x" not in html
