@@ -227,5 +227,5 @@
   window.addEventListener("resize", function () { fit(slides[state.front]); });
   setInterval(revalidate, POLL_MS);
   revalidate();
-  connect();
+  if (cfg.eventsUrl) connect(); // a moderator's preview has no live events
 })();

@@ -164,6 +164,20 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
+def prepare_upload(data: bytes, max_pixels: int = MAX_PIXELS, width: int = 3840) -> bytes:
+    """Turn an uploaded photo into the JPEG that is saved in its story bundle.
+
+    The original never reaches the stories folder: what is kept is upright,
+    sRGB, at most `width` wide, and carries no metadata (no GPS, no EXIF).
+    Raises PhotoError with a message for the person who sent it.
+    """
+    with open_photo(io.BytesIO(data), max_pixels) as image:
+        try:
+            return encode(normalize(image, width), "jpg")
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
+
+
 def content_hash(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=16)
     with path.open("rb") as f:

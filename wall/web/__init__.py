@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 
 from ..core import Wall
+from ..db import Database
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     )
     wall.load()
     app.extensions["storywall"] = wall
+    app.extensions["storywall.db"] = Database(Path(app.config["INSTANCE_PATH"]) / "storywall.db")
 
     from . import api, intranet, kiosk
 
@@ -60,6 +62,11 @@ def init_app(app: Flask) -> None:
 def get_wall() -> Wall:
     """The wall this app serves."""
     return current_app.extensions["storywall"]
+
+
+def get_db() -> Database:
+    """The instance's SQLite database: screens, audit log, users, rate limits."""
+    return current_app.extensions["storywall.db"]
 
 
 def today():  # type: ignore[no-untyped-def]
