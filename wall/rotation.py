@@ -31,17 +31,20 @@ def is_new(story: Story, today: dt.date) -> bool:
 def cycle(stories: Sequence[Story], today: dt.date) -> list[str]:
     """One cycle of slugs: every story once, featured and new ones twice, spread out.
 
-    The second showing of a highlighted story goes half a cycle after its
-    first, so it never appears twice in a row.
+    A highlighted story's second showing goes about half a cycle after its
+    first, so the same face never appears twice in a row.
     """
     order = [s.slug for s in stories]
     extra = [s.slug for s in stories if s.featured or is_new(s, today)]
-    if len(order) < 3 or not extra:
+    if len(order) < 4 or not extra:
         return order
     result = list(order)
     half = len(order) // 2
-    for position, slug in enumerate(extra):
-        first = result.index(slug)
-        at = min(first + half + position, len(result))
-        result.insert(at, slug)
+    for slug in extra:
+        at = result.index(slug) + half + 1
+        while at < len(result) and slug in result[at - 1 : at + 1]:
+            at += 1
+        if at >= len(result) and slug in (result[-1], result[0]):
+            continue  # no room to spread it out: once per cycle is enough
+        result.insert(min(at, len(result)), slug)
     return result

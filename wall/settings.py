@@ -46,6 +46,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen."),
     Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall."),
     Setting(
+        "SCREENS",
+        {},
+        "Named hallway screens (tags, kinds, interval, orientation, group, hours); "
+        "best set as [screens.NAME] tables in config.toml.",
+    ),
+    Setting("RELOAD_AT", "03:30", "Local time each kiosk reloads itself, once the server answers."),
+    Setting("HEARTBEAT_SECONDS", 60, "How often each kiosk reports that it is alive."),
+    Setting("SCREEN_STALE_SECONDS", 180, "A screen not heard from for this long is flagged."),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "Base URL of the intranet for QR codes on the kiosk, e.g. https://wall.example.com; "
+        "default: the URL the kiosk itself uses.",
+    ),
+    Setting(
         "MAX_PHOTO_PIXELS",
         50_000_000,
         "Largest photo accepted, in pixels, checked before decoding.",

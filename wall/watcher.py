@@ -14,7 +14,18 @@ import threading
 import time
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -23,9 +34,14 @@ from .index import StoryIndex
 
 log = logging.getLogger(__name__)
 
-# watchdog 7 also reports "opened" and "closed_no_write"; reacting to those
-# would make the index's own reads trigger more reads.
+# watchdog 7 also reports "opened" and "closed_no_write". Asking the kernel
+# only for changes keeps the index's own reads from triggering more reads, and
+# from flooding inotify's queue when 10,000 stories are read at start-up.
 _CHANGES = {"created", "modified", "moved", "deleted", "closed"}
+_EVENT_FILTER = [
+    FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, FileMovedEvent, DirMovedEvent,
+    FileDeletedEvent, DirDeletedEvent, FileClosedEvent,
+]  # fmt: skip
 
 
 class _Forwarder(FileSystemEventHandler):
@@ -99,7 +115,9 @@ class StoryWatcher:
             return
         observer: BaseObserver
         observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
-        observer.schedule(_Forwarder(self._paths), str(root), recursive=True)
+        observer.schedule(
+            _Forwarder(self._paths), str(root), recursive=True, event_filter=_EVENT_FILTER
+        )
         try:
             observer.start()
         except OSError as exc:
@@ -107,7 +125,9 @@ class StoryWatcher:
             # polling is slower but still correct.
             log.warning("cannot watch %s natively (%s); polling instead", root, exc)
             observer = PollingObserver(timeout=self.poll_interval)
-            observer.schedule(_Forwarder(self._paths), str(root), recursive=True)
+            observer.schedule(
+                _Forwarder(self._paths), str(root), recursive=True, event_filter=_EVENT_FILTER
+            )
             observer.start()
             self.mode = "poll (fallback)"
         self._observer = observer

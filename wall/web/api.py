@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import get_wall, today
+from ..rotation import cycle
+from ..screens import NAME_RE, Screen, resolve_screen
+from . import get_db, get_wall, today
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
@@ -19,22 +21,48 @@ HEARTBEAT_SECONDS = 15.0
 _CACHE_SIZE = 64
 
 
-def _tags_arg() -> tuple[str, ...]:
-    raw = request.args.get("tags", "")
-    return tuple(sorted({t.strip().casefold() for t in raw.split(",") if t.strip()}))[:20]
+def current_screen() -> Screen:
+    """The screen asking, from ?screen= and the instance config, with query overrides."""
+    args = request.args
+    return resolve_screen(
+        current_app.config.get("SCREENS") or {},
+        args.get("screen", "")[:64],
+        tags=args.get("tags", "")[:400],
+        interval=args.get("interval", "")[:16],
+        hours=args.get("hours", "")[:16],
+    )
 
 
-def playlist_body(tags: tuple[str, ...]) -> tuple[bytes, str]:
-    """The JSON body and ETag for the hallway playlist, built once per index version."""
+def playlist_body(screen: Screen) -> tuple[bytes, str]:
+    """The JSON body and ETag of a screen's playlist, built once per index version."""
     wall = get_wall()
-    key = (wall.index.version, today(), tags, request.host_url)
+    key = (wall.index.version, today(), screen, request.host_url)
     cache: OrderedDict = current_app.extensions.setdefault("storywall.playlists", OrderedDict())
     hit = cache.get(key)
     if hit is not None:
         cache.move_to_end(key)
         return hit
-    stories = [story_json(s) for s in wall.index.visible("hallway", tags=tags)]
-    body = json.dumps({"stories": stories, "tags": list(tags)}, separators=(",", ":")).encode()
+    everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
+    chosen = (
+        [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
+    )
+    notes = list(screen.notes)
+    if screen.tags and not chosen and everything:
+        # A typo in a screen's tags must not leave a hallway TV on the empty splash.
+        notes.append(f"no stories tagged {', '.join(screen.tags)}; showing everything")
+        chosen = everything
+    stories = [story_json(s) for s in chosen]
+    order = [s["slug"] for s in stories]
+    body = json.dumps(
+        {
+            "stories": stories,
+            # Screens in a group step through the plain order in lockstep, each at
+            # its own offset, so no two show the same story at the same moment.
+            "cycle": order if screen.group else cycle(chosen, today()),
+            "screen": {**screen.as_json(), "notes": notes},
+        },
+        separators=(",", ":"),
+    ).encode()
     # The ETag names the content, not the version: every worker agrees on it.
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
     cache[key] = (body, etag)
@@ -45,12 +73,44 @@ def playlist_body(tags: tuple[str, ...]) -> tuple[bytes, str]:
 
 @bp.get("/api/stories")
 def stories():
-    """List what the hallway screens show, as JSON with an ETag."""
-    body, etag = playlist_body(_tags_arg())
+    """List what a hallway screen shows, as JSON with an ETag."""
+    body, etag = playlist_body(current_screen())
     response = Response(body, mimetype="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)
+
+
+@bp.post("/api/heartbeat")
+def heartbeat():
+    """Record that a kiosk is alive: its screen, the story on it and what it has shown."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error="send a JSON object"), 400
+    screen = str(data.get("screen") or "").strip()[:64] or f"unnamed {request.remote_addr}"
+    if not NAME_RE.match(screen) and not screen.startswith("unnamed "):
+        return jsonify(error="screen names use letters, digits, spaces, '.', '_' or '-'"), 400
+    index = get_wall().index
+    shown: dict[str, int] = {}
+    raw_shown = data.get("shown") if isinstance(data.get("shown"), dict) else {}
+    for slug, count in list(raw_shown.items())[:500]:
+        if isinstance(count, int) and 0 < count <= 100_000 and index.get(str(slug)) is not None:
+            shown[str(slug)] = count
+    story = data.get("story")
+    try:
+        uptime = min(max(float(data.get("uptime", 0)), 0.0), 10 * 365 * 86400.0)
+    except (TypeError, ValueError):
+        uptime = 0.0
+    get_db().record_heartbeat(
+        screen,
+        story=str(story)[:200] if story else None,
+        playlist=str(data.get("playlist") or "")[:64] or None,
+        uptime=uptime,
+        shown=shown,
+        address=request.remote_addr,
+        user_agent=request.user_agent.string[:300],
+    )
+    return jsonify(ok=True, every=int(current_app.config["HEARTBEAT_SECONDS"]))
 
 
 @bp.get("/api/events")

@@ -40,6 +40,13 @@ def portrait(story: Story) -> dict[str, str]:
     return {"initials": story.initials, "background": background, "color": color}
 
 
+def public_story_url(slug: str) -> str:
+    """The story's intranet address as a phone should open it (for QR codes)."""
+    base = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    path = url_for("intranet.story", slug=slug)
+    return base + path if base else url_for("intranet.story", slug=slug, _external=True)
+
+
 def story_json(story: Story) -> dict[str, Any]:
     """One entry of /api/stories: everything a kiosk needs to show the slide."""
     config = current_app.config
@@ -58,7 +65,8 @@ def story_json(story: Story) -> dict[str, Any]:
         "seconds": seconds_on_screen(
             story, int(config["SLIDE_MIN_SECONDS"]), int(config["SLIDE_MAX_SECONDS"])
         ),
-        "url": url_for("intranet.story", slug=story.slug, _external=True),
+        "url": public_story_url(story.slug),
+        "qr": url_for("kiosk.qr_code", slug=story.slug),
         "photo": photo_sources(story),
         "portrait": portrait(story),
     }

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import io
+from functools import lru_cache
+
+import segno
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+
+from . import get_wall, today
+from .cards import public_story_url
 
 bp = Blueprint("kiosk", __name__)
 
@@ -10,9 +17,43 @@ bp = Blueprint("kiosk", __name__)
 @bp.get("/kiosk")
 def kiosk():
     """Show the full-screen rotation for a hallway TV."""
+    args = request.args
     return render_template(
         "kiosk.html",
-        screen=request.args.get("screen", "")[:64],
-        tags=request.args.get("tags", "")[:400],
-        interval=request.args.get("interval", "")[:10],
+        screen=args.get("screen", "")[:64],
+        tags=args.get("tags", "")[:400],
+        interval=args.get("interval", "")[:16],
+        hours=args.get("hours", "")[:16],
+        reload_at=str(current_app.config["RELOAD_AT"]),
+        heartbeat_seconds=int(current_app.config["HEARTBEAT_SECONDS"]),
     )
+
+
+@bp.get("/kiosk-sw.js")
+def service_worker():
+    """Serve the kiosk's service worker from the root, so it may cache the whole wall."""
+    response = send_file(
+        f"{current_app.static_folder}/kiosk-sw.js", mimetype="text/javascript", max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@lru_cache(maxsize=2048)
+def _qr_svg(url: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False)
+    return out.getvalue()
+
+
+@bp.get("/stories/<slug>/qr.svg")
+def qr_code(slug: str):
+    """A QR code that opens the story's intranet page on a phone."""
+    story = get_wall().index.get(slug)
+    if story is None or not (
+        story.is_visible("hallway", today()) or story.is_visible("intranet", today())
+    ):
+        abort(404)
+    response = Response(_qr_svg(public_story_url(slug)), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
