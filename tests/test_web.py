@@ -169,3 +169,30 @@ def test_kiosk_page_has_no_inline_script(client, wall) -> None:
 def test_kiosk_parameters_are_escaped(client, wall) -> None:
     html = client.get('/kiosk?screen="><script>x</script>').get_data(as_text=True)
     assert "<script>x" not in html
+
+
+def test_static_files_get_versioned_urls_cached_for_a_year(client, wall) -> None:
+    html = client.get("/kiosk").get_data(as_text=True)
+    import re
+
+    url = re.search(r'src="(/static/kiosk\.js\?v=[0-9a-f]+)"', html).group(1)
+    with client.get(url) as response:
+        assert response.status_code == 200
+        assert "immutable" in response.headers["Cache-Control"]
+    with client.get("/static/kiosk.js?v=stale") as response:
+        assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_api_is_gzipped_for_browsers_that_ask(client, wall) -> None:
+    import gzip
+    import json
+
+    plain = client.get("/api/stories")
+    packed = client.get("/api/stories", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    again = client.get(
+        "/api/stories",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
+    )
+    assert again.status_code == 304

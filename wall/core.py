@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .index import StoryIndex
@@ -34,6 +35,9 @@ class Wall:
         self._watching_pid: int | None = None
         self._loaded_pid: int | None = None
         self._guard = threading.Lock()
+        # Whether this process still serves; gunicorn's worker tells us when it stops.
+        self.serving: Callable[[], bool] = lambda: not self._stopped
+        self._stopped = False
 
     def load(self) -> None:
         self.index.load()
@@ -61,6 +65,7 @@ class Wall:
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 
     def stop(self) -> None:
+        self._stopped = True
         if self.watcher is not None and self._watching_pid == os.getpid():
             self.watcher.stop()
         self._watching_pid = None

@@ -53,6 +53,7 @@ class StoryIndex:
         self._entries: dict[str, Entry] = {}
         self._photo_owners: dict[Path, set[str]] = {}
         self._sorted: tuple[int, list[Story]] | None = None
+        self._visible: dict[tuple[int, dt.date, str], list[Story]] = {}
         self._day = today()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -110,7 +111,12 @@ class StoryIndex:
                         self._forget_photo(slug, old)
                         changed = True
                     continue
-                same = old is not None and old.story == new.story and old.problems == new.problems
+                same = (
+                    old is not None
+                    and old.story == new.story
+                    and old.problems == new.problems
+                    and old.signature[2] == new.signature[2]  # a replaced photo is a change
+                )
                 self._entries[slug] = new
                 if old is not None:
                     self._forget_photo(slug, old)
@@ -195,12 +201,17 @@ class StoryIndex:
     def visible(self, place: str, *, tags: Iterable[str] = ()) -> list[Story]:
         """The stories allowed in `place` today, optionally only those with any of `tags`."""
         today = self.today()
+        key = (self.version, today, place)
+        with self._lock:
+            cached = self._visible.get(key)
+        if cached is None:
+            cached = [s for s in self.stories() if s.is_visible(place, today)]
+            with self._lock:
+                if len(self._visible) > 8:
+                    self._visible.clear()
+                self._visible[key] = cached
         wanted = {t.casefold() for t in tags if t}
-        return [
-            s
-            for s in self.stories()
-            if s.is_visible(place, today) and (not wanted or wanted.intersection(s.tags))
-        ]
+        return [s for s in cached if wanted.intersection(s.tags)] if wanted else list(cached)
 
     def get(self, slug: str) -> Story | None:
         with self._lock:

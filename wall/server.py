@@ -28,6 +28,7 @@ class WallServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
         self.cfg.set("preload_app", True)
         self.cfg.set("post_fork", self._post_fork)
+        self.cfg.set("worker_exit", self._worker_exit)
         # No control socket: we manage workers with signals, and several
         # walls on one machine must not fight over ~/.gunicorn/.
         self.cfg.set("control_socket_disable", True)
@@ -39,10 +40,21 @@ class WallServer(BaseApplication):  # type: ignore[misc]
 
     def _post_fork(self, server: Any, worker: Any) -> None:
         if self.application is not None:
-            self.application.extensions["storywall"].ensure_watching()
+            wall = self.application.extensions["storywall"]
+            # Event streams end as soon as this worker is told to stop, so a
+            # graceful reload does not wait out the timeout on open kiosks.
+            wall.serving = lambda: worker.alive
+            wall.ensure_watching()
+
+    def _worker_exit(self, server: Any, worker: Any) -> None:
+        if self.application is not None:
+            self.application.extensions["storywall"].stop()
 
 
 def serve(settings: dict[str, Any], *, host: str, port: int, workers: int, threads: int) -> None:
+    # Each open kiosk event stream holds a thread; keep some back for pages.
+    reserve = max(4, threads // 8)
+    settings = {**settings, "STREAMS_PER_WORKER": max(threads - reserve, 1)}
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -53,6 +65,8 @@ def serve(settings: dict[str, Any], *, host: str, port: int, workers: int, threa
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"',
+        # One line per request, key=value, easy to grep and to ship to a log store.
+        "access_log_format": 'remote="%(h)s" request="%(r)s" status=%(s)s bytes=%(B)s '
+        'ms=%(M)s ua="%(a)s"',
     }
     WallServer(settings, options).run()

@@ -116,7 +116,11 @@ class StoryWatcher:
         observer: BaseObserver
         observer = PollingObserver(timeout=self.poll_interval) if self.poll else Observer()
         observer.schedule(
-            _Forwarder(self._paths), str(root), recursive=True, event_filter=_EVENT_FILTER
+            _Forwarder(self._paths),
+            str(root),
+            recursive=True,
+            event_filter=_EVENT_FILTER,
+            follow_symlink=True,  # deploy tools make stories/ a symlink to a release
         )
         try:
             observer.start()
@@ -126,7 +130,11 @@ class StoryWatcher:
             log.warning("cannot watch %s natively (%s); polling instead", root, exc)
             observer = PollingObserver(timeout=self.poll_interval)
             observer.schedule(
-                _Forwarder(self._paths), str(root), recursive=True, event_filter=_EVENT_FILTER
+                _Forwarder(self._paths),
+                str(root),
+                recursive=True,
+                event_filter=_EVENT_FILTER,
+                follow_symlink=True,
             )
             observer.start()
             self.mode = "poll (fallback)"

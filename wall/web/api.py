@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
-from . import get_db, get_wall, today
+from . import csrf, get_db, get_wall, today
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
@@ -33,7 +35,7 @@ def current_screen() -> Screen:
     )
 
 
-def playlist_body(screen: Screen) -> tuple[bytes, str]:
+def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
     """The JSON body and ETag of a screen's playlist, built once per index version."""
     wall = get_wall()
     key = (wall.index.version, today(), screen, request.host_url)
@@ -65,23 +67,33 @@ def playlist_body(screen: Screen) -> tuple[bytes, str]:
     ).encode()
     # The ETag names the content, not the version: every worker agrees on it.
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    cache[key] = (body, etag)
+    # Compressed once per version, not per request: a 1,000-story playlist
+    # shrinks about tenfold, and hundreds of screens fetch the same bytes.
+    entry = (body, etag, gzip.compress(body, compresslevel=6, mtime=0))
+    cache[key] = entry
     while len(cache) > _CACHE_SIZE:
         cache.popitem(last=False)
-    return body, etag
+    return entry
 
 
 @bp.get("/api/stories")
 def stories():
     """List what a hallway screen shows, as JSON with an ETag."""
-    body, etag = playlist_body(current_screen())
-    response = Response(body, mimetype="application/json")
-    response.set_etag(etag)
+    body, etag, compressed = playlist_body(current_screen())
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(compressed, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(f"{etag}-gz")
+    else:
+        response = Response(body, mimetype="application/json")
+        response.set_etag(etag)
+    response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)
 
 
 @bp.post("/api/heartbeat")
+@csrf.exempt  # kiosks post here without a session: a heartbeat changes nothing of anyone's
 def heartbeat():
     """Record that a kiosk is alive: its screen, the story on it and what it has shown."""
     data = request.get_json(silent=True)
@@ -113,27 +125,75 @@ def heartbeat():
     return jsonify(ok=True, every=int(current_app.config["HEARTBEAT_SECONDS"]))
 
 
+class StreamSlots:
+    """How many event streams this worker may hold open at once.
+
+    Each stream holds a worker thread; past the limit a kiosk gets a quick 503
+    with Retry-After (and keeps polling /api/stories), instead of taking the
+    threads that ordinary page requests need.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit and self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+def stream_slots() -> StreamSlots:
+    slots = current_app.extensions.get("storywall.streams")
+    if slots is None:
+        slots = StreamSlots(int(current_app.config.get("STREAMS_PER_WORKER") or 0))
+        current_app.extensions["storywall.streams"] = slots
+    return slots
+
+
 @bp.get("/api/events")
 def events():
     """Stream a `version` event on every change to the stories, with heartbeats."""
-    index = get_wall().index
+    wall = get_wall()
+    index = wall.index
+    slots = stream_slots()
+    if not slots.take():
+        response = jsonify(error="too many screens connected to this worker; poll /api/stories")
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        return response
 
     def stream() -> Iterator[str]:
         version = index.version
         yield f"retry: 2000\nevent: version\ndata: {version}\n\n"
-        while True:
-            new = index.wait_for_change(version, HEARTBEAT_SECONDS)
+        quiet_since = time.monotonic()
+        # Wake every second to notice a worker shutting down (a reload, say):
+        # the stream then ends, and the kiosk reconnects to a fresh worker.
+        while wall.serving():
+            new = index.wait_for_change(version, 1.0)
             if new != version:
                 version = new
+                quiet_since = time.monotonic()
                 yield f"event: version\ndata: {version}\n\n"
-            else:
+            elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+                quiet_since = time.monotonic()
                 yield f": heartbeat {int(time.time())}\n\n"
 
-    return Response(
+    response = Response(
         stream(),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # Called when the server closes the response, even if it never started it.
+    response.call_on_close(slots.give_back)
+    return response
 
 
 @bp.get("/healthz")
@@ -151,6 +211,7 @@ def healthz():
             "stories": len(index.stories()),
             "on_hallway": len(index.visible("hallway")),
             "problems": len(index.problems()),
+            "streams_open": stream_slots().open,
             "version": index.version,
             "updated_at": index.updated_at,
             "folder": str(index.root),

@@ -11,24 +11,33 @@ from ..rotation import seconds_on_screen
 from ..stories import Story
 
 
-def photo_url(story: Story, width: int, fmt: str = "jpg") -> str | None:
+def _photo_prefix(story: Story) -> str | None:
+    """`/photos/<slug>/<token>/`: one stat and one URL build per story, not per size."""
     if story.photo is None:
         return None
     try:
         token = stat_token(story.photo)
     except OSError:
         return None  # removed since the index read it; the watcher will catch up
-    return url_for("intranet.photo", slug=story.slug, token=token, width=width, fmt=fmt)
+    return url_for("intranet.photo", slug=story.slug, token=token, width=0, fmt="jpg")[
+        : -len("0.jpg")
+    ]
+
+
+def photo_url(story: Story, width: int, fmt: str = "jpg") -> str | None:
+    prefix = _photo_prefix(story)
+    return None if prefix is None else f"{prefix}{width}.{fmt}"
 
 
 def photo_sources(story: Story) -> dict[str, Any] | None:
     """URLs of a story's photo renditions, for <picture>, srcset and the kiosk."""
-    if photo_url(story, WIDTHS[0]) is None:
+    prefix = _photo_prefix(story)
+    if prefix is None:
         return None
     return {
-        "src": photo_url(story, 960),
-        "webp": ", ".join(f"{photo_url(story, w, 'webp')} {w}w" for w in WIDTHS),
-        "jpeg": ", ".join(f"{photo_url(story, w, 'jpg')} {w}w" for w in WIDTHS),
+        "src": f"{prefix}960.jpg",
+        "webp": ", ".join(f"{prefix}{w}.webp {w}w" for w in WIDTHS),
+        "jpeg": ", ".join(f"{prefix}{w}.jpg {w}w" for w in WIDTHS),
         "alt": story.photo_alt or f"Photo of {story.name}",
         "focus": list(story.photo_focus),
         "position": f"{story.photo_focus[0] * 100:.0f}% {story.photo_focus[1] * 100:.0f}%",
