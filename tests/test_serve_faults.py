@@ -93,7 +93,7 @@ def test_sighup_keeps_kiosks_rotating_and_they_reconnect(served, kiosk) -> None:
 
 
 def test_a_dying_worker_leaves_the_wall_up(served, kiosk) -> None:
-    server, stories = served
+    server, _ = served
     victim = workers(server)[0]
     os.kill(victim, signal.SIGKILL)
     count = slides(kiosk)
