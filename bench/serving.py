@@ -61,13 +61,13 @@ def server_memory_mb(pid: int) -> float:
 
 
 class Hello:
-    def __init__(self) -> None:
+    def __init__(self, worker_class: str = "gthread") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", "gthread",
-             "-w", str(WORKERS), "--threads", str(THREADS), "-b", f"127.0.0.1:{self.port}",
-             "bench.hello:app"],
+            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", worker_class,
+             "-w", str(WORKERS), "--threads", str(THREADS), "--worker-connections", str(THREADS),
+             "-b", f"127.0.0.1:{self.port}", "bench.hello:app"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 20
@@ -175,6 +175,37 @@ async def _fan_out(server: Server, stories: Path) -> dict[str, float]:
     }
 
 
+def measure(worker_class: str, wall: Path, tmp: Path) -> dict[str, object]:
+    """Every serving figure for one gunicorn worker class, with its own hello-world baseline."""
+    stories = tmp / worker_class / "stories"
+    shutil.copytree(wall, stories)
+    server = Server(stories, tmp / worker_class / "instance", "--workers", str(WORKERS),
+                    "--threads", str(THREADS), "--worker-class", worker_class)  # fmt: skip
+    hello = Hello(worker_class)
+    results: dict[str, object] = {}
+    try:
+        quiet = server_memory_mb(server.process.pid)
+        saves = save_to_screen(server, stories)
+        results["latency"] = {
+            "p50_ms": median(saves) * 1000,
+            "p95_ms": percentile(saves, 0.95) * 1000,
+            "max_ms": max(saves) * 1000,
+        }
+        listing = server.json("/api/stories")["stories"]
+        photo_url = next(s["photo"]["src"] for s in listing if s["photo"])
+        server.get(photo_url)  # make the rendition once, as the first kiosk would
+        throughput = {"hello": wrk(hello.url + "/")}
+        for name, path in [("api", "/api/stories"), ("page", "/"), ("photo", photo_url)]:
+            throughput[name] = wrk(server.url + path)
+        results["throughput"] = throughput
+        results["fanout"] = asyncio.run(_fan_out(server, stories))
+        results["memory_quiet_mb"] = quiet
+    finally:
+        hello.stop()
+        server.stop()
+    return results
+
+
 def run(data: Path) -> dict[str, object]:
     if shutil.which("wrk") is None:
         raise SystemExit("the serving benchmark needs wrk: apt-get install wrk")
@@ -184,46 +215,31 @@ def run(data: Path) -> dict[str, object]:
         shutil.copy(ROOT / "stories" / "maria-alvarez" / "maria.jpg", photo)
         index = wall / "person-00000" / "index.md"
         index.write_text(index.read_text().replace("kind:", "photo: photo.jpg\nkind:", 1))
-    results: dict[str, object] = {}
+    classes = ["gthread"]
+    try:
+        import gevent  # noqa: F401
+
+        classes.append("gevent")
+    except ImportError:
+        print("gevent is not installed: measuring gthread only", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        stories = Path(tmp) / "stories"
-        shutil.copytree(wall, stories)
-        server = Server(stories, Path(tmp) / "instance", "--workers", str(WORKERS),
-                        "--threads", str(THREADS))  # fmt: skip
-        hello = Hello()
-        try:
-            quiet = server_memory_mb(server.process.pid)
-            saves = save_to_screen(server, stories)
-            results["latency"] = {
-                "p50_ms": median(saves) * 1000,
-                "p95_ms": percentile(saves, 0.95) * 1000,
-                "max_ms": max(saves) * 1000,
-            }
-            photo_url = server.json("/api/stories")["stories"]
-            photo_url = next(s["photo"]["src"] for s in photo_url if s["photo"])
-            server.get(photo_url)  # make the rendition once, as the first kiosk would
-            throughput = {"hello": wrk(hello.url + "/")}
-            for name, path in [("api", "/api/stories"), ("page", "/"), ("photo", photo_url)]:
-                throughput[name] = wrk(server.url + path)
-            results["throughput"] = throughput
-            results["fanout"] = asyncio.run(_fan_out(server, stories))
-            results["memory_quiet_mb"] = quiet
-        finally:
-            hello.stop()
-            server.stop()
-    results["settings"] = f"{WORKERS} workers × {THREADS} threads (gthread), {os.cpu_count()} cores"
+        results: dict[str, object] = {c: measure(c, wall, Path(tmp)) for c in classes}
+    results["settings"] = f"{WORKERS} workers × {THREADS} threads or connections, " \
+        f"{os.cpu_count()} cores"  # fmt: skip
     return results
 
 
 def report(results: dict) -> str:
-    lat, thr, fan = results["latency"], results["throughput"], results["fanout"]
+    main = results["gthread"]
+    lat, thr, fan = main["latency"], main["throughput"], main["fanout"]
     hello = thr["hello"]["rps"]
     rows = [
         "## Serving (`bench/serving.py`)",
         "",
         f"`storywall serve` with {results['settings']}, a wall of 1,000 stories; load from `wrk`"
-        " (2 threads, 32 connections, 8 s) on the same machine. The baseline is Flask's"
-        " hello-world under the same gunicorn settings, in the same run.",
+        " (2 threads, 32 connections, 8 s, offering gzip as browsers do) on the same machine."
+        " The baseline is Flask's hello-world under the same gunicorn settings, in the same run."
+        " Figures below are for the default worker class, gthread; the comparison follows.",
         "",
         "### Save to screen",
         "",
@@ -266,7 +282,31 @@ def report(results: dict) -> str:
         f"| `GET /` p95 meanwhile | {fan['page_p95_ms']:.1f} ms | < 100 ms |",
         f"| `GET /` requests/s meanwhile | {fan['page_rps']:.0f} | |",
         f"| `GET /` non-2xx answers | {fan['page_non2xx']:.0f} | 0 |",
-        f"| server memory (PSS), quiet | {results['memory_quiet_mb']:.0f} MB | |",
+        f"| server memory (PSS), quiet | {main['memory_quiet_mb']:.0f} MB | |",
         f"| server memory (PSS), {fan['streams']} streams | {fan['memory_mb']:.0f} MB | |",
     ]
+    classes = [c for c in ("gthread", "gevent") if c in results]
+    if len(classes) > 1:
+        rows += [
+            "",
+            "### Worker classes compared",
+            "",
+            "| measure | " + " | ".join(classes) + " |",
+            "| --- |" + " ---: |" * len(classes),
+        ]
+
+        def row(label: str, value) -> str:
+            return f"| {label} | " + " | ".join(value(results[c]) for c in classes) + " |"
+
+        rows += [
+            row("save → screen p95", lambda r: f"{r['latency']['p95_ms']:.0f} ms"),
+            row("`/api/stories` ÷ hello-world", lambda r: (
+                f"{r['throughput']['api']['rps'] / r['throughput']['hello']['rps']:.2f}")),
+            row("`/` requests/s", lambda r: f"{r['throughput']['page']['rps']:.0f}"),
+            row("hello-world requests/s", lambda r: f"{r['throughput']['hello']['rps']:.0f}"),
+            row("1,000 streams: all reached within", lambda r: (
+                f"{r['fanout']['all_within_s']:.2f} s ({r['fanout']['reached']})")),
+            row("`GET /` p95 during fan-out", lambda r: f"{r['fanout']['page_p95_ms']:.0f} ms"),
+            row("memory with 1,000 streams", lambda r: f"{r['fanout']['memory_mb']:.0f} MB"),
+        ]  # fmt: skip
     return "\n".join(rows) + "\n"

@@ -70,18 +70,36 @@ def main(ctx: click.Context, instance: Path | None) -> None:
     envvar="WALL_THREADS",
     help="Threads per worker; each open kiosk event stream holds one. [env: WALL_THREADS]",
 )
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gthread", "gevent"]),
+    default="gthread",
+    show_default=True,
+    envvar="WALL_WORKER_CLASS",
+    help="gunicorn worker class. gevent needs the gevent package; see docs/deploy.md "
+    "for the measurements behind the default. [env: WALL_WORKER_CLASS]",
+)
 @click.pass_obj
 def serve(
-    obj: dict, stories: Path | None, host: str, port: int, workers: int, threads: int
+    obj: dict,
+    stories: Path | None,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_class: str,
 ) -> None:
     """Serve the wall with gunicorn."""
     from .server import serve as run_server
 
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format='time="%(asctime)s" level=%(levelname)s logger=%(name)s msg="%(message)s"',
     )
     settings = _settings(**obj, STORIES_DIR=str(stories) if stories else None)
-    run_server(settings, host=host, port=port, workers=workers, threads=threads)
+    run_server(
+        settings, host=host, port=port, workers=workers, threads=threads, worker_class=worker_class
+    )
 
 
 @main.command()
@@ -192,3 +210,171 @@ def _yaml_text(value: str) -> str:
 
     # A JSON string is a valid YAML scalar, whatever the name contains.
     return json.dumps(" ".join(value.split()), ensure_ascii=False)
+
+
+# -- moderator accounts ----------------------------------------------------------------------
+
+PASSWORD_MIN_CHARS = 12
+
+
+def _database(obj: dict):  # type: ignore[no-untyped-def]
+    from .db import Database
+
+    settings = _settings(**obj)
+    return Database(Path(str(settings["INSTANCE_PATH"])) / "storywall.db")
+
+
+def _check_user_name(name: str) -> str:
+    from .web.auth import USER_NAME_RE
+
+    if not USER_NAME_RE.match(name):
+        raise click.BadParameter(
+            "use letters, digits and . _ @ + - (up to 64), starting with a letter or digit",
+            param_hint="NAME",
+        )
+    return name
+
+
+def _ask_password() -> str:
+    password = click.prompt(
+        "Password", hide_input=True, confirmation_prompt="Repeat the password", err=True
+    )
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise click.ClickException(
+            f"use at least {PASSWORD_MIN_CHARS} characters; a short sentence works well"
+        )
+    return password
+
+
+@main.group()
+def user() -> None:
+    """Moderator accounts: who may approve, edit and delete stories at /admin."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--reset", is_flag=True, help="Set a new password for an existing account (signs it out)."
+)
+@click.option(
+    "--sso",
+    is_flag=True,
+    help="No password: the account signs in only through the single sign-on header.",
+)
+@click.pass_obj
+def user_add(obj: dict, name: str, reset: bool, sso: bool) -> None:
+    """Create the moderator account NAME; asks for its password twice."""
+    from werkzeug.security import generate_password_hash
+
+    _check_user_name(name)
+    db = _database(obj)
+    exists = db.get_user(name) is not None
+    if exists and not reset:
+        raise click.ClickException(
+            f"{name} already exists; `storywall user add {name} --reset` sets a new password"
+        )
+    if reset and not exists:
+        raise click.ClickException(f"there is no moderator called {name}")
+    # '!' is never the result of a hash: no password can match it.
+    password_hash = "!sso" if sso else generate_password_hash(_ask_password())
+    if reset:
+        db.set_password(name, password_hash)
+        click.echo(f"new password for {name}; their sessions are signed out")
+    else:
+        db.add_user(name, password_hash)
+        click.echo(f"added moderator {name}" + (" (single sign-on only)" if sso else ""))
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(obj: dict) -> None:
+    """List the moderator accounts."""
+    rows = _database(obj).users()
+    if not rows:
+        click.echo("no moderators yet; add one with `storywall user add NAME`", err=True)
+    for row in rows:
+        created = dt.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d")
+        last = (
+            dt.datetime.fromtimestamp(row["last_login"]).strftime("%Y-%m-%d %H:%M")
+            if row["last_login"]
+            else "never"
+        )
+        kind = "single sign-on" if row["password_hash"].startswith("!") else "password"
+        click.echo(f"{row['name']}\t{kind}\tadded {created}\tsigned in {last}")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.pass_obj
+def user_remove(obj: dict, name: str) -> None:
+    """Remove the moderator account NAME and sign it out everywhere."""
+    if not _database(obj).remove_user(name):
+        raise click.ClickException(f"there is no moderator called {name}")
+    click.echo(f"removed moderator {name}")
+
+
+# -- photos ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    help="Photos worked on at once. [default: the number of CPU cores]",
+)
+@click.pass_obj
+def photos(obj: dict, folder: Path | None, jobs: int | None) -> None:
+    """Make every rendition of every story photo in FOLDER (default: the stories folder).
+
+    Run it after adding many photos, so that no screen waits for the first
+    rendition. Problem photos are listed as `path: message`; exit 1 if any.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .core import Wall
+    from .photos import PhotoError
+
+    settings = _settings(**obj)
+    root = folder or Path(str(settings["STORIES_DIR"]))
+    if not root.is_dir():
+        raise click.ClickException(f"no stories folder at {root}")
+    logging.getLogger("wall").setLevel(logging.ERROR)  # problems are printed below, once
+    wall = Wall(
+        root,
+        Path(str(settings["INSTANCE_PATH"])),
+        watch="off",
+        max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
+    )
+    wall.load()
+    missing = [p for p in wall.index.problems() if p.field == "photo"]
+    sources = sorted({s.photo for s in wall.index.stories() if s.photo is not None})
+
+    def pregenerate(source: Path) -> str | None:
+        try:
+            wall.photos.pregenerate(source)
+        except (PhotoError, OSError) as exc:
+            return f"{_shown(source)}: {exc}"
+        return None
+
+    # Pillow lets go of the GIL while it decodes, shrinks and encodes: threads use every core.
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        failed = [message for message in pool.map(pregenerate, sources) if message]
+    for problem in missing:
+        click.echo(str(_relative(problem)))
+    for message in failed:
+        click.echo(message)
+    problems = len(missing) + len(failed)
+    click.echo(
+        f"{len(sources)} photos, {wall.photos.made} renditions made, {problems} problems",
+        err=True,
+    )
+    sys.exit(1 if problems else 0)
+
+
+def _shown(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -51,15 +51,25 @@ class WallServer(BaseApplication):  # type: ignore[misc]
             self.application.extensions["storywall"].stop()
 
 
-def serve(settings: dict[str, Any], *, host: str, port: int, workers: int, threads: int) -> None:
-    # Each open kiosk event stream holds a thread; keep some back for pages.
+def serve(
+    settings: dict[str, Any],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    worker_class: str = "gthread",
+) -> None:
+    # Each open kiosk event stream holds a thread (or, with gevent, one of the
+    # worker's connections); keep some back for pages.
     reserve = max(4, threads // 8)
     settings = {**settings, "STREAMS_PER_WORKER": max(threads - reserve, 1)}
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": worker_class,
         "threads": threads,
+        "worker_connections": threads,
         "timeout": 30,
         "graceful_timeout": 10,
         "keepalive": 5,
