@@ -163,3 +163,35 @@ def test_tags_counts_visible_stories(stories, write_story) -> None:
     write_story("b", tags=["payroll"])
     write_story("c", tags=["secret"], status="pending")
     assert loaded(stories).tags("intranet") == [("payroll", 2), ("healthcare", 1)]
+
+
+def test_a_restart_reuses_what_did_not_change(stories, write_story, tmp_path, monkeypatch) -> None:
+    for n in range(5):
+        write_story(f"story-{n}")
+    cache = tmp_path / "instance" / "index-cache.pickle"
+    StoryIndex(stories).load(cache=cache)
+    write_story("story-2", role="DBA")
+    (stories / "story-4" / "index.md").unlink()
+    reads: list[Path] = []
+    real = index_module.load_story
+
+    def counting(path, root=None):
+        reads.append(path)
+        return real(path, root)
+
+    monkeypatch.setattr(index_module, "load_story", counting)
+    index = StoryIndex(stories)
+    index.load(cache=cache)
+    assert reads == [stories / "story-2" / "index.md"]
+    assert index.get("story-2").role == "DBA"
+    assert index.get("story-4") is None and any("no index.md" in str(p) for p in index.problems())
+    assert {s.slug for s in index.stories()} == {"story-0", "story-1", "story-2", "story-3"}
+
+
+def test_a_broken_cache_is_ignored(stories, write_story, tmp_path) -> None:
+    write_story("maria")
+    cache = tmp_path / "index-cache.pickle"
+    cache.write_bytes(b"not a pickle")
+    index = StoryIndex(stories)
+    index.load(cache=cache)
+    assert index.get("maria") is not None

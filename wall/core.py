@@ -28,6 +28,7 @@ class Wall:
         max_pixels: int = 50_000_000,
     ) -> None:
         self.index = StoryIndex(Path(stories_dir).absolute())
+        self.instance_dir = Path(instance_dir)
         self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
         self.watch = watch
         self.rescan_every = rescan_every
@@ -40,7 +41,7 @@ class Wall:
         self._stopped = False
 
     def load(self) -> None:
-        self.index.load()
+        self.index.load(cache=self.instance_dir / "index-cache.pickle")
         self._loaded_pid = os.getpid()
 
     def ensure_watching(self) -> None:

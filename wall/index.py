@@ -10,15 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_atomic
 from .stories import Problem, Story, load_story, slug_for_path, story_sources
 
 log = logging.getLogger(__name__)
+
+# Bump when Story, Entry or how files are read changes: old caches are ignored.
+CACHE_FORMAT = 1
 
 Stat = tuple[str, int, int, int]
 Signature = tuple[Stat | None, Stat | None, Stat | None]
@@ -60,18 +65,60 @@ class StoryIndex:
 
     # -- reading ---------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read every story in the folder."""
+    def load(self, cache: Path | None = None) -> None:
+        """Read every story in the folder.
+
+        With a `cache` file (in the instance folder), a restart re-reads only
+        the files whose size, time or inode changed since the last start:
+        parsing 10,000 files costs seconds, comparing their stats does not.
+        """
         started = time.perf_counter()
+        reused = self._read_cache(cache) if cache is not None else 0
         self.rescan()
         self.loaded = True
+        if cache is not None:
+            self._write_cache(cache)
         log.info(
-            "indexed %d stories (%d problems) from %s in %.2fs",
+            "indexed %d stories (%d problems, %d unchanged since the last start) from %s in %.2fs",
             len(self.stories()),
             len(self.problems()),
+            reused,
             self.root,
             time.perf_counter() - started,
         )
+
+    def _read_cache(self, cache: Path) -> int:
+        try:
+            with cache.open("rb") as f:
+                saved = pickle.load(f)
+        except FileNotFoundError:
+            return 0
+        except Exception as exc:
+            # A cache from another version, or cut short: it only ever saves
+            # time, so start from the files instead.
+            log.info("ignoring the index cache %s: %r", cache, exc)
+            return 0
+        if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
+            return 0
+        if saved.get("root") != str(self.root):
+            return 0
+        entries = {slug: e for slug, e in saved["entries"].items() if isinstance(e, Entry)}
+        with self._lock:
+            self._entries = entries
+        return len(entries)
+
+    def _write_cache(self, cache: Path) -> None:
+        with self._lock:
+            entries = {slug: e for slug, e in self._entries.items() if e.story is not None}
+        data = pickle.dumps(
+            {"format": CACHE_FORMAT, "root": str(self.root), "entries": entries},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache, data)
+        except OSError as exc:
+            log.warning("cannot write the index cache %s: %s", cache, exc)
 
     def rescan(self) -> bool:
         """Compare the whole folder with the index; re-read only what differs."""
