@@ -6,24 +6,31 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from . import index_scale
+from . import index_scale, photo, serving
 from .common import git_revision, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 
-BENCHMARKS = {"index": index_scale}
+BENCHMARKS = {"index": index_scale, "serving": serving, "photo": photo}
 
 
 def main(names: list[str]) -> None:
     chosen = names or list(BENCHMARKS)
-    sections = []
+    results = DATA / "results"
+    results.mkdir(parents=True, exist_ok=True)
     for name in chosen:
         module = BENCHMARKS[name]
         print(f"running {name} …", flush=True)
         text = module.report(module.run(DATA))
         print(text, flush=True)
-        sections.append(text)
+        (results / f"{name}.md").write_text(text)
+    # Running one benchmark keeps the others' latest sections in the report.
+    sections = [
+        (results / f"{name}.md").read_text()
+        for name in BENCHMARKS
+        if (results / f"{name}.md").exists()
+    ]
     header = (
         "# Benchmarks\n\n"
         f"Written by `make bench` on {dt.date.today().isoformat()} at revision "

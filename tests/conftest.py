@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from werkzeug.security import generate_password_hash
 
 from wall import create_app
 
@@ -101,3 +103,37 @@ def _no_wall_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("WALL_"):
             monkeypatch.delenv(key)
+
+
+# -- moderation: accounts, sign-in and CSRF tokens, as a browser has them ------------------
+
+MODERATOR = ("alex", "correct horse battery staple")
+
+
+def csrf_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
+    """The CSRF token in the form on `path`, read from the page as a browser would."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token in {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def moderator(app) -> tuple[str, str]:
+    """A moderator account (a fast hash: the tests do not need a slow one)."""
+    name, password = MODERATOR
+    app.extensions["storywall.db"].add_user(
+        name, generate_password_hash(password, method="pbkdf2:sha256:1000")
+    )
+    return name, password
+
+
+@pytest.fixture
+def admin_client(app, moderator):
+    """A test client signed in as the moderator."""
+    client = app.test_client()
+    name, password = moderator
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"csrf_token": token, "name": name, "password": password})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client

@@ -64,7 +64,7 @@ def main(ctx: click.Context, instance: Path | None) -> None:
 )
 @click.option(
     "--threads",
-    default=64,
+    default=600,
     show_default=True,
     type=click.IntRange(1, 10000),
     envvar="WALL_THREADS",

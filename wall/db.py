@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     hits   INTEGER NOT NULL,
     PRIMARY KEY (key, window)
 );
+CREATE TABLE IF NOT EXISTS logins (
+    token_hash TEXT PRIMARY KEY,
+    user       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    address    TEXT
+);
+CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
 """
 
 
@@ -165,3 +172,70 @@ class Database:
                 "SELECT hits FROM rate_limits WHERE key = ? AND window = ?", (key, window)
             ).fetchone()[0]
         return hits <= limit
+
+    # -- moderator accounts and their sign-ins -------------------------------------------
+
+    def add_user(self, name: str, password_hash: str, now: float | None = None) -> bool:
+        """Create a moderator account; False if the name is taken."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name, password_hash, now),
+            )
+        return cursor.rowcount == 1
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        """Change a moderator's password, signing them out everywhere."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name)
+            )
+            db.execute("DELETE FROM logins WHERE user = ?", (name,))
+        return cursor.rowcount == 1
+
+    def get_user(self, name: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM users WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def users(self) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT users.name, users.created_at, users.password_hash, "
+            "MAX(logins.created_at) AS last_login "
+            "FROM users LEFT JOIN logins ON logins.user = users.name "
+            "GROUP BY users.name ORDER BY users.name"
+        )
+
+    def remove_user(self, name: str) -> bool:
+        """Delete a moderator account and end its sessions."""
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM users WHERE name = ?", (name,))
+            db.execute("DELETE FROM logins WHERE user = ?", (name,))
+        return cursor.rowcount == 1
+
+    def start_login(
+        self, token_hash: str, user: str, address: str | None = None, now: float | None = None
+    ) -> None:
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO logins (token_hash, user, created_at, address) VALUES (?, ?, ?, ?)",
+                (token_hash, user, now, address),
+            )
+
+    def login_user(self, token_hash: str, max_age: float, now: float | None = None) -> str | None:
+        """The moderator a session belongs to, while it is young enough and they exist."""
+        now = time.time() if now is None else now
+        rows = self.query(
+            "SELECT logins.user FROM logins JOIN users ON users.name = logins.user "
+            "WHERE logins.token_hash = ? AND logins.created_at > ?",
+            (token_hash, now - max_age),
+        )
+        return rows[0]["user"] if rows else None
+
+    def end_login(self, token_hash: str, max_age: float = 30 * 86400.0) -> None:
+        """Sign one session out, and forget sessions too old to be used."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM logins WHERE token_hash = ?", (token_hash,))
+            db.execute("DELETE FROM logins WHERE created_at < ?", (time.time() - max_age,))

@@ -2,26 +2,36 @@
 
 Browsers never get an original file. Every photo is re-encoded into a few
 widths, with the EXIF orientation applied, colours converted to sRGB and all
-metadata (EXIF with GPS, XMP, IPTC, comments) left behind. Renditions are
-cached by content hash in the instance folder, outside `stories/`, so the
-watcher never sees them.
+metadata (EXIF with GPS, XMP, IPTC, comments, colour profiles) left behind.
+Renditions are cached by content hash in the instance folder, outside
+`stories/`, so the watcher never sees them.
+
+The work is ordered for memory as much as for speed: a big JPEG is decoded
+at 1/2, 1/4 or 1/8 size by the JPEG decoder itself (DCT scaling), the
+shrink runs in horizontal bands so that no second full-size image is ever
+allocated, and the colour conversion and the rotation happen on the small
+result, after the decoded original has been freed.
 """
 
 from __future__ import annotations
 
-import colorsys
+import contextlib
 import fcntl
+import functools
 import hashlib
 import io
 import logging
+import math
+import os
+import re
 import threading
-import warnings
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, JpegImagePlugin, UnidentifiedImageError
 
 from .files import write_atomic
 
@@ -31,11 +41,31 @@ WIDTHS = (480, 960, 1920, 3840)
 MAX_PIXELS = 50_000_000
 # Content types browsers are sent, by rendition file extension.
 RENDITION_TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
+# Bumped whenever the pipeline's output changes: a new folder in the cache
+# and new photo URLs, so that no browser or disk keeps an older rendition.
+RENDITION_VERSION = 2
+
+# Measured with bench/photo.py (docs/benchmarks.md). WebP method 2 is the
+# last step before libwebp's slow rate-distortion search: methods 3 and up
+# take about three times as long for files a few per cent smaller, and
+# methods 0 and 1 save little time for files up to a third bigger.
 _SAVE = {
-    "webp": ("WEBP", {"quality": 80, "method": 3}),
+    "webp": ("WEBP", {"quality": 80, "method": 2}),
     "jpg": ("JPEG", {"quality": 84, "optimize": True, "progressive": True}),
 }
-_SRGB = ImageCms.createProfile("sRGB")
+# The upload kept in a story bundle is the source of every later rendition:
+# a higher quality, so that re-encoding it costs nothing visible.
+_SAVE_UPLOAD = ("JPEG", {"quality": 90, "optimize": True})
+# Bicubic rather than Lanczos: a fifth faster for the usual shrink, and the
+# difference does not show on a photo at TV distance (bench/photo.py).
+_RESAMPLE = Image.Resampling.BICUBIC
+# Integer pre-reduction for non-JPEG sources (JPEGs shrink in the decoder):
+# at 3.0 the result is indistinguishable from resampling all the way.
+_REDUCING_GAP = 3.0
+# The shrink works in bands of about this many output pixels.
+_BAND_PIXELS = 1 << 19
+_FLATTEN_ON = (255, 255, 255)
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 try:  # HEIC/HEIF from iPhones, through the optional extra storywall[heic].
     from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
@@ -47,6 +77,31 @@ except ImportError:
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF") + (("HEIF",) if HEIF_AVAILABLE else ())
 ACCEPTED_LABEL = "JPEG, PNG, WebP, GIF, AVIF" + (" or HEIC" if HEIF_AVAILABLE else "")
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a cut-short photo is an error, never half a face
+
+# EXIF orientation → the transposition that makes the picture upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIDEWAYS = {5, 6, 7, 8}
+
+# What people send instead of a photo, by its first bytes, to say so plainly.
+_NOT_PHOTOS = (
+    (re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<svg", re.S | re.I), "an SVG drawing"),
+    (re.compile(rb"^\s*<(!doctype html|html|head|body|script)", re.I), "a web page (HTML)"),
+    (re.compile(rb"^%PDF"), "a PDF document"),
+    (re.compile(rb"^8BPS"), "a Photoshop file"),
+    (re.compile(rb"^(II\*\x00|MM\x00\*)"), "a TIFF file"),
+    (re.compile(rb"^(%!PS|\xc5\xd0\xd3\xc6)"), "a PostScript (EPS) file"),
+)
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 
 class PhotoError(ValueError):
@@ -60,11 +115,45 @@ class PhotoInfo:
     height: int
 
 
-def _signature(data: bytes) -> str | None:
-    """Recognise HEIC by content, to say how to enable it when the extra is missing."""
-    if data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
-        return "HEIF"
-    return None
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Decoding a 50-megapixel photo takes a few hundred MB; a worker with 64
+# threads must not do 64 of those at once. Extra requests wait their turn.
+_WORK_SLOTS = threading.BoundedSemaphore(max(2, _cpus()))
+
+
+def _head(source: Path | IO[bytes]) -> bytes:
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            return f.read(512)
+    source.seek(0)
+    return source.read(512)
+
+
+def _refusal(head: bytes) -> str:
+    """The message for a file that is not in an accepted format."""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS and not HEIF_AVAILABLE:
+        return "this is a HEIC photo; install storywall[heic] to accept it, or send it as JPEG"
+    for pattern, kind in _NOT_PHOTOS:
+        if pattern.match(head):
+            return f"this is {kind}, not a photo we can use; send {ACCEPTED_LABEL}"
+    return f"not a photo we can use; send {ACCEPTED_LABEL}"
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g}"
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> PhotoError:
+    return PhotoError(
+        f"the photo is {width}×{height} ({_megapixels(width * height)} megapixels); "
+        f"the limit is {_megapixels(max_pixels)}"
+    )
 
 
 def open_photo(source: Path | IO[bytes], max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -74,94 +163,253 @@ def open_photo(source: Path | IO[bytes], max_pixels: int = MAX_PIXELS) -> Image.
     decoding work, so a decompression bomb costs nothing.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source, formats=ACCEPTED_FORMATS)
+        image = Image.open(source, formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
-        head = _head(source)
-        if _signature(head) == "HEIF" and not HEIF_AVAILABLE:
-            raise PhotoError(
-                "this is a HEIC photo; install storywall[heic] to accept it, or send it as JPEG"
-            ) from None
-        raise PhotoError(f"not a photo we can use; send {ACCEPTED_LABEL}") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError("the photo has too many pixels to be safe to open") from None
+        raise PhotoError(_refusal(_head(source))) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own, larger limit; a warning only reaches here as an error.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else 0
+        raise PhotoError(
+            f"the photo has {_megapixels(pixels)} megapixels; "
+            f"the limit is {_megapixels(max_pixels)}"
+        ) from None
     except OSError as exc:
         raise PhotoError(f"the photo cannot be read ({exc})") from None
     width, height = image.size
     if width * height > max_pixels:
         image.close()
-        raise PhotoError(
-            f"the photo is {width}×{height} ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {max_pixels / 1e6:.0f}"
-        )
+        raise _too_many_pixels(width, height, max_pixels)
     return image
-
-
-def _head(source: Path | IO[bytes]) -> bytes:
-    if isinstance(source, Path):
-        with source.open("rb") as f:
-            return f.read(32)
-    source.seek(0)
-    return source.read(32)
 
 
 def inspect_photo(source: Path | IO[bytes], max_pixels: int = MAX_PIXELS) -> PhotoInfo:
     """Check a photo fully: the format, the size, and that every pixel decodes."""
-    with open_photo(source, max_pixels) as image:
-        info = PhotoInfo(image.format or "?", *image.size)
-        try:
-            image.load()
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
-    return info
+    with _WORK_SLOTS, open_photo(source, max_pixels) as image:
+        _decoding(image.load)
+        return PhotoInfo(image.format or "?", *_upright_size(image))
 
 
-def normalize(image: Image.Image, width: int | None = None) -> Image.Image:
-    """Upright, sRGB, no transparency, at most `width` wide; metadata dropped."""
-    if width and image.format == "JPEG":
-        # DCT scaling: decode a big JPEG at 1/2, 1/4 or 1/8 size directly.
-        # The orientation may swap the sides, so ask for enough of both.
-        w, h = image.size
-        scale = width / min(w, h) if _turns_sideways(image) else width / w
-        if scale < 1:
-            image.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+def _decoding(work, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run decoding work, turning whatever a damaged file makes Pillow raise into a PhotoError."""
+    try:
+        return work(*args, **kwargs)
+    except PhotoError:
+        raise
+    except MemoryError:
+        raise PhotoError("the photo is too big to open on this server") from None
+    except Exception as exc:
+        # A corrupt file can make a decoder raise almost anything (OSError,
+        # SyntaxError, ValueError, struct.error, EOFError…); none of it may
+        # take down the request or the worker.
+        raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block must not lose the photo: show it as stored
+        return 1
+    return value if isinstance(value, int) and value in _UPRIGHT else 1
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """The size once upright, from the header alone: a PNG whose EXIF comes after
+    its pixels counts as upright here rather than being decoded to find out."""
+    width, height = image.size
+    if image.format == "PNG" and "exif" not in image.info:
+        return width, height
+    return (height, width) if _orientation(image) in _SIDEWAYS else (width, height)
+
+
+@dataclass
+class _Decoded:
+    """A photo decoded and shrunk, still as stored: not yet upright or in sRGB."""
+
+    image: Image.Image
+    icc: bytes | None
+    orientation: int
+
+
+def _decode(image: Image.Image, width: int | None) -> _Decoded:
+    """Decode the first frame, shrunk so that, once upright, it is at most `width` wide."""
+    stored = image.size
+    box = (0.0, 0.0, float(stored[0]), float(stored[1]))
+    if width and isinstance(image, JpegImagePlugin.JpegImageFile):
+        # DCT scaling: the decoder itself produces 1/2, 1/4 or 1/8 of the
+        # size, never less than the target, for a fraction of the work.
+        target = _target_size(stored, _orientation(image), width)
+        drafted = image.draft("RGB", target) if target != stored else None
+        if drafted is not None:
+            box = tuple(float(v) for v in drafted[1])  # type: ignore[assignment]
     image.seek(0)  # the first frame of an animation
     image.load()
-    icc = image.info.get("icc_profile")
-    upright = ImageOps.exif_transpose(image)
-    converted = _to_srgb(upright, icc)
-    if width and converted.width > width:
-        height = round(converted.height * width / converted.width)
-        converted = converted.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return converted
+    orientation = _orientation(image)  # a PNG may keep its EXIF after the pixels
+    target = _target_size(stored, orientation, width)
+    icc = image.info.get("icc_profile") or None
+    work = _workable(image)
+    if target != work.size:
+        work = _shrink(work, target, box)
+    return _Decoded(work, icc, orientation)
 
 
-def _turns_sideways(image: Image.Image) -> bool:
-    return image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+def _target_size(stored: tuple[int, int], orientation: int, width: int | None) -> tuple[int, int]:
+    """The stored-orientation size that is `width` wide once upright; never larger than stored."""
+    sideways = orientation in _SIDEWAYS
+    upright_w, upright_h = (stored[1], stored[0]) if sideways else stored
+    if not width or upright_w <= width:
+        return stored
+    new_h = max(1, round(upright_h * width / upright_w))
+    return (new_h, width) if sideways else (width, new_h)
+
+
+def _workable(image: Image.Image) -> Image.Image:
+    """The image in a mode that resizes well: L, RGB, CMYK, or premultiplied La/RGBa."""
+    mode = image.mode
+    if "transparency" in image.info or mode in ("P", "PA", "1"):
+        has_alpha = "transparency" in image.info or mode == "PA"
+        image = image.convert("RGBA" if has_alpha else ("L" if mode == "1" else "RGB"))
+        mode = image.mode
+    if mode.startswith("I") or mode == "F":  # 16- and 32-bit greyscale
+        return image.point(lambda v: v / 256).convert("L")
+    if mode in ("RGBa", "La"):
+        return image
+    if mode in ("RGBA", "LA"):
+        if image.getextrema()[-1] == (255, 255):  # an alpha channel that hides nothing
+            return image.convert(mode[:-1] if mode == "LA" else "RGB")
+        # Premultiplied once here, rather than by every banded resize below.
+        return image.convert(mode[:-1] + "a")
+    if mode in ("RGB", "L", "CMYK"):
+        return image
+    return image.convert("RGB")  # YCbCr, LAB, HSV…
+
+
+def _shrink(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
+) -> Image.Image:
+    """Resize `box` of `image` to `size`, in bands, so that no second full-size image exists.
+
+    Pillow's resize filters horizontally into a temporary image as tall as
+    the source; done in one call on a 12-megapixel photo, that temporary
+    costs tens of MB. Each band reads the source rows it needs, filter
+    support included, so there are no seams: the result is that of one big
+    resize, within a level or two of rounding.
+    """
+    width, height = size
+    x0, y0, x1, y1 = box
+    factor = min((x1 - x0) / width, (y1 - y0) / height)
+    reduce_by = int(factor / _REDUCING_GAP)
+    if reduce_by > 1:
+        # A big PNG or WebP (a JPEG has shrunk in its decoder already):
+        # box-average by an integer factor first, as Pillow's reducing_gap
+        # does, then resample the rest of the way.
+        image = image.reduce(reduce_by)
+        x0, y0, x1, y1 = (v / reduce_by for v in box)
+        x1, y1 = min(x1, image.width), min(y1, image.height)
+    if image.width * image.height <= 2 * _BAND_PIXELS:
+        return image.resize(size, _RESAMPLE, box=(x0, y0, x1, y1))
+    out = Image.new(image.mode, size)
+    step = (y1 - y0) / height
+    rows = max(16, _BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        band = image.resize(
+            (width, bottom - top), _RESAMPLE, box=(x0, y0 + top * step, x1, y0 + bottom * step)
+        )
+        out.paste(band, (0, top))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform:
+    # Building a transform costs milliseconds; most photos share a handful
+    # of profiles (sRGB, Display P3, Adobe RGB, a print CMYK).
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    return ImageCms.buildTransform(profile, _SRGB, in_mode, out_mode)
 
 
 def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
-    if icc and image.mode in ("RGB", "CMYK", "L"):
+    """Colours in sRGB, as RGB or RGBA; an embedded profile is honoured when it fits."""
+    if image.mode in ("RGBa", "La"):
+        image = image.convert("RGBA" if image.mode == "RGBa" else "LA")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    colour = image.convert(image.mode[:-1]) if alpha is not None else image
+    if icc:
+        out_mode = "RGB"
         try:
-            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            image = ImageCms.profileToProfile(image, profile, _SRGB, outputMode="RGB") or image
-        except (ImageCms.PyCMSError, OSError, ValueError) as exc:
-            log.info("ignoring a broken colour profile: %s", exc)
-    if image.mode.startswith("I"):  # 16- and 32-bit greyscale
-        image = image.point(lambda v: v / 256).convert("L")
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+            transform = _transform(icc, colour.mode, out_mode)
+            colour = ImageCms.applyTransform(colour, transform) or colour
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+            log.info("ignoring a colour profile that does not fit the photo: %s", exc)
+    if colour.mode != "RGB":
+        colour = colour.convert("RGB")  # no profile: CMYK and grey by the usual formulas
+    if alpha is not None:
+        colour.putalpha(alpha)
+    return colour
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Transparent parts on white, for formats with no alpha channel."""
+    if image.mode != "RGBA":
+        return image
+    background = Image.new("RGB", image.size, _FLATTEN_ON)
+    background.paste(image, mask=image.getchannel("A"))
+    return background
+
+
+def _finish(decoded: _Decoded, *, keep_alpha: bool) -> Image.Image:
+    """sRGB, upright, flattened unless `keep_alpha`, and carrying no metadata at all."""
+    image = _to_srgb(decoded.image, decoded.icc)
+    if not keep_alpha:
+        image = _flatten(image)
+    method = _UPRIGHT.get(decoded.orientation)
+    if method is not None:
+        image = image.transpose(method)
+    image.info = {}  # EXIF with GPS, XMP, comments, the colour profile: none goes out
+    return image
+
+
+def normalize(
+    image: Image.Image, width: int | None = None, *, keep_alpha: bool = False
+) -> Image.Image:
+    """Upright, sRGB, at most `width` wide, metadata dropped; a new image.
+
+    Transparency is flattened onto white unless `keep_alpha`. JPEGs are
+    shrunk by the decoder when `image` has not been loaded yet.
+    """
+    decoded = _decoding(_decode, image, width)
+    if decoded.image is image:  # nothing to change but the metadata: leave the caller's alone
+        decoded.image = image.copy()
+    return _finish(decoded, keep_alpha=keep_alpha)
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:
+    """Encode a normalized image as a rendition in `fmt` (webp or jpg), with no metadata."""
     kind, options = _SAVE[fmt]
+    return _save(image, kind, options)
+
+
+def _save(image: Image.Image, kind: str, options: dict[str, object]) -> bytes:
+    if image.info:  # the JPEG writer copies a comment from info: take no chance
+        image = image.copy()
+        image.info = {}
+    if kind == "JPEG":
+        image = _flatten(image)
     out = io.BytesIO()
     image.save(out, kind, **options)
     return out.getvalue()
+
+
+def _render(source: Path | IO[bytes], width: int | None, max_pixels: int) -> Image.Image:
+    """Open, decode and shrink, free the original, then finish (alpha kept)."""
+    with _WORK_SLOTS:
+        with open_photo(source, max_pixels) as image:  # closes the file, keeps the pixels
+            decoded = _decoding(_decode, image, width)
+        if decoded.image is not image:
+            # Free the decoded original before going on: it is the biggest
+            # thing here (unless, already small enough, it is the result).
+            image.close()
+        return _decoding(_finish, decoded, keep_alpha=True)
 
 
 def prepare_upload(data: bytes, max_pixels: int = MAX_PIXELS, width: int = 3840) -> bytes:
@@ -171,11 +419,8 @@ def prepare_upload(data: bytes, max_pixels: int = MAX_PIXELS, width: int = 3840)
     sRGB, at most `width` wide, and carries no metadata (no GPS, no EXIF).
     Raises PhotoError with a message for the person who sent it.
     """
-    with open_photo(io.BytesIO(data), max_pixels) as image:
-        try:
-            return encode(normalize(image, width), "jpg")
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
+    image = _render(io.BytesIO(data), width, max_pixels)
+    return _decoding(_save, image, *_SAVE_UPLOAD)
 
 
 def content_hash(path: Path) -> str:
@@ -187,78 +432,185 @@ def content_hash(path: Path) -> str:
 
 
 def stat_token(path: Path) -> str:
-    """A short token that changes whenever the file does: for cache-busting URLs."""
+    """A short token that changes whenever the file, or the way it is rendered, does."""
     st = path.stat()
-    raw = f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}".encode()
+    raw = f"{RENDITION_VERSION}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}".encode()
     return hashlib.blake2b(raw, digest_size=6).hexdigest()
 
 
 class PhotoCache:
-    """Renditions on disk, made once per content and width, safe across processes."""
+    """Renditions on disk, made once per content and width, safe across threads and processes.
+
+    A rendition is written to a temp file and renamed into place, so a
+    reader finds the whole file or none. Making one holds a lock (a thread
+    lock, and `flock` on a file beside it for other worker processes);
+    whoever waited finds the file made and uses it. A width wider than the
+    photo is never upscaled: it is a hard link to the photo's full width.
+    """
 
     def __init__(self, folder: Path, max_pixels: int = MAX_PIXELS) -> None:
         self.folder = Path(folder)
         self.max_pixels = max_pixels
-        self._hashes: dict[tuple[str, int, int], str] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self.made = 0  # renditions this cache has encoded, for tests and the CLI
+        self._hashes: dict[tuple[str, int, int, int], str] = {}
+        self._failures: dict[str, str] = {}
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._guard = threading.Lock()
 
     def _hash(self, source: Path) -> str:
         st = source.stat()
-        key = (str(source), st.st_mtime_ns, st.st_size)
+        key = (str(source), st.st_mtime_ns, st.st_size, st.st_ino)
         digest = self._hashes.get(key)
         if digest is None:
             digest = content_hash(source)
+            if len(self._hashes) > 4096:  # edited photos leave stale keys behind
+                self._hashes.clear()
             self._hashes[key] = digest
         return digest
 
+    def path_for(self, digest: str, width: int, fmt: str) -> Path:
+        return self.folder / f"v{RENDITION_VERSION}" / digest[:2] / f"{digest}-{width}.{fmt}"
+
     def rendition(self, source: Path, width: int, fmt: str) -> Path:
-        """The path of `source` at `width` in `fmt`, making it first if needed."""
+        """The path of `source` at `width` in `fmt`, making it first if needed.
+
+        Raises PhotoError for a photo that cannot be shown, OSError when
+        `source` cannot be read.
+        """
         if fmt not in _SAVE:
             raise PhotoError(f"unknown rendition format {fmt!r}")
+        if width < 1:
+            raise PhotoError(f"no rendition is {width} pixels wide")
+        return self._renditions(source, width, (fmt,))[0]
+
+    def pregenerate(
+        self, source: Path, fmts: Iterable[str] = ("webp", "jpg"), widths: Iterable[int] = WIDTHS
+    ) -> int:
+        """Make every missing rendition of `source`, decoding once per width; how many were made."""
+        before = self.made
+        for width in sorted(set(widths), reverse=True):
+            self._renditions(source, width, tuple(fmts))
+        return self.made - before
+
+    def _renditions(self, source: Path, width: int, fmts: tuple[str, ...]) -> list[Path]:
         digest = self._hash(source)
-        target = self.folder / digest[:2] / f"{digest}-{width}.{fmt}"
-        if target.exists():
-            return target
-        with self._lock_for(target.name):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with (target.parent / f".{target.name}.lock").open("w") as lock:
-                # Another worker process may be making the same file right now.
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                try:
-                    if not target.exists():
-                        self._make(source, target, width, fmt)
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+        targets = [self.path_for(digest, width, fmt) for fmt in fmts]
+        if all(target.exists() for target in targets):
+            return targets
+        if digest in self._failures:  # a bad photo is refused fast, not decoded on every request
+            raise PhotoError(self._failures[digest])
+        try:
+            with open_photo(source, self.max_pixels) as image:
+                full = _upright_size(image)[0]
+            if full < width:
+                # Never upscaled: wider widths are the photo at its own width.
+                fulls = self._make(source, digest, full, fmts)
+                return [self._link(f, t) for f, t in zip(fulls, targets, strict=True)]
+            return self._make(source, digest, width, fmts)
+        except PhotoError as exc:
+            with self._guard:
+                if len(self._failures) > 1024:
+                    self._failures.clear()
+                self._failures[digest] = str(exc)
+            raise
+
+    def _make(self, source: Path, digest: str, width: int, fmts: tuple[str, ...]) -> list[Path]:
+        targets = [self.path_for(digest, width, fmt) for fmt in fmts]
+        with self._exclusive(targets[0].parent, f"{digest}-{width}"):
+            missing = [(fmt, t) for fmt, t in zip(fmts, targets, strict=True) if not t.exists()]
+            if missing:
+                image = _render(source, width, self.max_pixels)
+                for fmt, target in missing:
+                    write_atomic(target, _decoding(encode, image, fmt))
+                    with self._guard:
+                        self.made += 1
+        return targets
+
+    @staticmethod
+    def _link(full: Path, target: Path) -> Path:
+        try:
+            os.link(full, target)
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: serve the full-width file
+            return full
         return target
 
-    def _lock_for(self, name: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(name, threading.Lock())
-
-    def _make(self, source: Path, target: Path, width: int, fmt: str) -> None:
-        with open_photo(source, self.max_pixels) as image:
-            try:
-                data = encode(normalize(image, width), fmt)
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
-        write_atomic(target, data)
-
-    def pregenerate(self, source: Path, fmts: Iterable[str] = ("webp", "jpg")) -> None:
-        for width in WIDTHS:
-            for fmt in fmts:
-                self.rendition(source, width, fmt)
+    @contextlib.contextmanager
+    def _exclusive(self, folder: Path, name: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = self._locks[name] = threading.Lock()
+        with lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            # Another worker process may be making the same rendition right now;
+            # the lock goes with the file descriptor when it is closed.
+            with (folder / f".{name}.lock").open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield
 
 
+def _luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG contrast ratio between two #rrggbb colours, from 1 to 21."""
+    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def _oklch_hex(lightness: float, chroma: float, hue: float) -> str | None:
+    """An OKLCH colour as #rrggbb, or None when it is outside sRGB."""
+    a, b = chroma * math.cos(math.radians(hue)), chroma * math.sin(math.radians(hue))
+    l_ = (lightness + 0.3963377774 * a + 0.2158037573 * b) ** 3
+    m_ = (lightness - 0.1055613458 * a - 0.0638541728 * b) ** 3
+    s_ = (lightness - 0.0894841775 * a - 1.2914855480 * b) ** 3
+    linear = (
+        4.0767416621 * l_ - 3.3077115913 * m_ + 0.2309699292 * s_,
+        -1.2684380046 * l_ + 2.6097574011 * m_ - 0.3413193965 * s_,
+        -0.0041960863 * l_ - 0.7034186147 * m_ + 1.7076147010 * s_,
+    )
+    if any(not -1e-4 <= c <= 1 + 1e-4 for c in linear):
+        return None
+    encoded = (
+        12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+        for c in (min(max(c, 0.0), 1.0) for c in linear)
+    )
+    return "#" + "".join(f"{round(c * 255):02x}" for c in encoded)
+
+
+PORTRAIT_TEXT = "#ffffff"
+_MIN_CONTRAST = 4.6  # WCAG AA asks 4.5 for normal text; a little margin for rounding
+_MURKY_HUES = (75, 135)  # OKLCH hue degrees never used for a portrait
+
+
+@functools.lru_cache(maxsize=4096)
 def portrait_colors(name: str) -> tuple[str, str]:
     """A background and text colour for an initials portrait, the same for a name every time.
 
-    Hues vary with the name; lightness is fixed low enough that white
-    initials keep a contrast above 4.5:1.
+    The hue comes from a hash of the name; lightness and chroma are fixed in
+    OKLCH, a perceptual colour space, so every portrait has the same visual
+    weight: a deep, moderately saturated colour, never neon, never muddy
+    (no olive or khaki), and dark enough that white initials keep a
+    contrast of at least 4.5:1.
     """
-    hue = int(hashlib.blake2b(name.casefold().encode(), digest_size=2).hexdigest(), 16) % 360
-    r, g, b = colorsys.hls_to_rgb(hue / 360, 0.32, 0.45)
-    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}", "#ffffff"
-
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False  # a cut-short photo is an error, never half a face
+    key = " ".join(name.split()).casefold().encode()
+    hue = int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") % 300
+    if hue >= _MURKY_HUES[0]:  # skip olive and khaki: at this lightness they look muddy
+        hue += _MURKY_HUES[1] - _MURKY_HUES[0]
+    lightness, chroma = 0.50, 0.11
+    while True:
+        colour = _oklch_hex(lightness, chroma, hue)
+        if colour is None:  # outside sRGB at this hue: a little less saturated
+            chroma -= 0.005
+            continue
+        if contrast_ratio(PORTRAIT_TEXT, colour) >= _MIN_CONTRAST:
+            return colour, PORTRAIT_TEXT
+        lightness -= 0.01  # never reached with these settings; a guard if they change

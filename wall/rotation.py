@@ -32,19 +32,22 @@ def cycle(stories: Sequence[Story], today: dt.date) -> list[str]:
     """One cycle of slugs: every story once, featured and new ones twice, spread out.
 
     A highlighted story's second showing goes about half a cycle after its
-    first, so the same face never appears twice in a row.
+    first. The cycle repeats, so it is treated as a ring: the same face never
+    appears twice in a row, not even where one cycle ends and the next begins.
+    When every story is highlighted, none is more so: each comes once.
     """
     order = [s.slug for s in stories]
     extra = [s.slug for s in stories if s.featured or is_new(s, today)]
-    if len(order) < 4 or not extra:
+    if len(order) < 3 or not extra or len(extra) == len(order):
         return order
     result = list(order)
-    half = len(order) // 2
     for slug in extra:
-        at = result.index(slug) + half + 1
-        while at < len(result) and slug in result[at - 1 : at + 1]:
-            at += 1
-        if at >= len(result) and slug in (result[-1], result[0]):
-            continue  # no room to spread it out: once per cycle is enough
-        result.insert(min(at, len(result)), slug)
+        n = len(result)
+        target = result.index(slug) + n // 2 + 1
+        for step in range(n):
+            at = (target + step) % n
+            # Inserting at `at` puts it between result[at - 1] and result[at], on the ring.
+            if slug not in (result[at - 1], result[at]):
+                result.insert(at or n, slug)
+                break
     return result

@@ -8,6 +8,7 @@ Screens are named in the instance config (``config.toml``)::
     interval = 12                # seconds per slide (default: each story's own)
     orientation = "portrait"     # portrait, landscape or auto
     group = "ground-floor"       # screens in a group never show the same story at once
+                                 # (give them the same tags and kinds)
     hours = "07:00-19:00"        # blank outside these hours (burn-in, energy)
 
 A kiosk opens ``/kiosk?screen=lobby``; ``?tags=``, ``?interval=`` and
@@ -64,11 +65,13 @@ class Screen:
 
 def parse_interval(raw: object) -> float | None:
     """Seconds per slide, within bounds; None (use each story's own) for nonsense."""
+    if isinstance(raw, bool):
+        return None
     try:
         seconds = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+    if not seconds > 0:  # zero, negative or NaN: no interval at all
         return None
     return min(max(seconds, INTERVAL_BOUNDS[0]), INTERVAL_BOUNDS[1])
 
@@ -123,15 +126,18 @@ def resolve_screen(
     chosen_interval = parse_interval(interval) if interval else None
     if interval and chosen_interval is None:
         notes.append(f"interval {interval!r} ignored")
-    if chosen_interval is None:
+    if chosen_interval is None and config.get("interval") is not None:
         chosen_interval = parse_interval(config.get("interval"))
+        if chosen_interval is None:
+            notes.append(f"interval {config.get('interval')!r} in the config ignored")
     orientation = str(config.get("orientation", "auto"))
     if orientation not in ORIENTATIONS:
         notes.append(f"orientation {orientation!r} ignored")
         orientation = "auto"
-    chosen_hours = parse_hours(hours) if hours else parse_hours(config.get("hours"))
-    if hours and chosen_hours is None:
-        notes.append(f"hours {hours!r} ignored; use HH:MM-HH:MM")
+    raw_hours = hours or config.get("hours")
+    chosen_hours = parse_hours(raw_hours) if raw_hours else None
+    if raw_hours and chosen_hours is None:
+        notes.append(f"hours {raw_hours!r} ignored; use HH:MM-HH:MM")
 
     group = config.get("group") if isinstance(config.get("group"), str) else None
     index, size = 0, 1

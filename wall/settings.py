@@ -65,6 +65,44 @@ SETTINGS: tuple[Setting, ...] = (
         50_000_000,
         "Largest photo accepted, in pixels, checked before decoding.",
     ),
+    Setting(
+        "MAX_UPLOAD_MB",
+        25,
+        "Largest request accepted, in MB (a photo upload); anything bigger is answered 413.",
+    ),
+    Setting(
+        "SUBMIT_REQUIRES_LOGIN",
+        False,
+        "Only signed-in people may submit stories (single sign-on or a moderator account); "
+        "by default anyone who can reach the intranet may.",
+    ),
+    Setting(
+        "SSO_HEADER",
+        "",
+        "Header a reverse proxy sets to the signed-in user's name, e.g. X-Forwarded-User; "
+        "trusted only from TRUSTED_PROXIES. Empty: single sign-on is off.",
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        "127.0.0.1, ::1",
+        "Addresses or networks of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto "
+        "and single sign-on header are believed.",
+    ),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        "auto",
+        "Mark the session cookie Secure: auto (when the request came over HTTPS), true, false.",
+    ),
+    Setting(
+        "LOGIN_RATE_LIMIT",
+        "10/minute",
+        "Sign-in attempts allowed per client address, as COUNT/second|minute|hour|day.",
+    ),
+    Setting(
+        "SUBMIT_RATE_LIMIT",
+        "30/hour",
+        "Story form posts (previews and submissions) allowed per client address.",
+    ),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}

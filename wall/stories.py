@@ -226,16 +226,23 @@ def story_slug(path: Path) -> str:
     return path.parent.name if path.name == "index.md" else path.stem
 
 
-def load_story(path: Path, root: Path | None = None) -> tuple[Story | None, list[Problem]]:
-    """Read one story file; return the story, or None and what is wrong with it."""
-    return _StoryReader(path, root).read()
+def load_story(
+    path: Path, root: Path | None = None, *, data: bytes | None = None
+) -> tuple[Story | None, list[Problem]]:
+    """Read one story file; return the story, or None and what is wrong with it.
+
+    With `data`, parse those bytes as if they were the file at `path`: how an
+    edit is checked before it is written, against the photos beside it.
+    """
+    return _StoryReader(path, root, data).read()
 
 
 class _StoryReader:
     """Reads one file, collecting every problem rather than stopping at the first."""
 
-    def __init__(self, path: Path, root: Path | None) -> None:
+    def __init__(self, path: Path, root: Path | None, data: bytes | None = None) -> None:
         self.path = path
+        self.data = data
         self.root = root or (path.parent.parent if path.name == "index.md" else path.parent)
         self.problems: list[Problem] = []
         self.node: yaml.Node | None = None
@@ -270,7 +277,7 @@ class _StoryReader:
             )
             return None, self.problems
         try:
-            raw = self.path.read_bytes()
+            raw = self.path.read_bytes() if self.data is None else self.data
         except OSError as exc:
             self.problem(f"cannot read the file: {exc.strerror or exc}")
             return None, self.problems

@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..core import Wall
 from ..db import Database
 
 log = logging.getLogger(__name__)
+
+# Every state-changing request carries a token from a form we served. A view
+# that machines post to (not people, through a form) is exempted with
+# `csrf.exempt` where it is defined.
+csrf = CSRFProtect()
 
 # Scripts and styles come only from our own origin; style attributes are
 # allowed because a photo's focal point is set per picture.
@@ -34,11 +41,21 @@ def init_app(app: Flask) -> None:
     app.extensions["storywall"] = wall
     app.extensions["storywall.db"] = Database(Path(app.config["INSTANCE_PATH"]) / "storywall.db")
 
-    from . import api, intranet, kiosk
+    from . import api, assets, intranet, kiosk
+
+    assets.init_app(app)
 
     app.register_blueprint(intranet.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(api.bp)
+
+    from . import admin, auth, submit
+
+    auth.init_app(app)
+    submit.init_app(app)  # before CSRF protection reads a form: see submit.OVERSIZE_FACTOR
+    app.register_blueprint(admin.bp)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form left open all day still sends
+    csrf.init_app(app)
 
     @app.before_request
     def watch_in_this_process() -> None:
@@ -54,6 +71,19 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def site() -> dict[str, object]:
         return {"site_name": app.config["SITE_NAME"]}
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+        """Say what the upload limit is, rather than werkzeug's generic page."""
+        message = (
+            f"This upload is larger than the {float(app.config['MAX_UPLOAD_MB']):g} MB limit. "
+            "Choose a smaller photo, or take it again at a lower resolution."
+        )
+        if request.path.startswith("/api/"):
+            return jsonify(error="too large", message=message), 413
+        return render_template(
+            "error.html", code=413, title="That upload is too large", message=message
+        ), 413
 
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()

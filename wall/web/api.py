@@ -122,7 +122,8 @@ def heartbeat():
         address=request.remote_addr,
         user_agent=request.user_agent.string[:300],
     )
-    return jsonify(ok=True, every=int(current_app.config["HEARTBEAT_SECONDS"]))
+    # `now` lets the screens of a group keep step by the server's clock.
+    return jsonify(ok=True, every=int(current_app.config["HEARTBEAT_SECONDS"]), now=time.time())
 
 
 class StreamSlots:

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
 from ..stories import Story
-from . import get_wall, today
+from . import get_db, get_wall, today
 from .cards import photo_sources, portrait
 
 bp = Blueprint("intranet", __name__)
@@ -63,8 +63,14 @@ def story(slug: str):
     found = get_wall().index.get(slug)
     if found is None or not found.is_visible("intranet", today()):
         abort(404)
+    shown, screens = get_db().display_counts(slug)
     return render_template(
-        "story.html", story=found, photo=photo_sources(found), portrait=portrait(found)
+        "story.html",
+        story=found,
+        photo=photo_sources(found),
+        portrait=portrait(found),
+        shown=shown,
+        screens=screens,
     )
 
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from pathlib import Path
 
 import segno
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+)
 
 from . import get_wall, today
 from .cards import public_story_url
@@ -35,6 +45,22 @@ def service_worker():
     response = send_file(
         f"{current_app.static_folder}/kiosk-sw.js", mimetype="text/javascript", max_age=0
     )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/kiosk/theme/<path:filename>")
+def theme(filename: str):
+    """Serve the deployment's kiosk theme (colours, font, logo) from the instance folder.
+
+    `kiosk-theme/theme.css` sets the CSS custom properties listed at the top of
+    kiosk.css; files beside it (a logo, a font) are referred to relatively.
+    """
+    folder = Path(current_app.config["INSTANCE_PATH"]) / "kiosk-theme"
+    if filename == "theme.css" and not (folder / filename).is_file():
+        response = Response("/* no kiosk theme */\n", mimetype="text/css")
+    else:
+        response = send_from_directory(folder, filename, max_age=0)
     response.headers["Cache-Control"] = "no-cache"
     return response
 
