@@ -1,0 +1,266 @@
+"""Who is asking: moderators' sign-in, single sign-on from a trusted proxy, sessions.
+
+A session cookie holds only a random sign-in token; the database keeps its
+hash. Signing out, removing a moderator or changing their password ends it
+on every device, and a stolen cookie is worthless after that.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import re
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import get_db
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_MAX_AGE = 12 * 3600.0  # a working day; then sign in again
+USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when the name is unknown, so a wrong name costs as long as a wrong
+    # password and response times do not tell which names exist.
+    return generate_password_hash(secrets.token_hex(16))
+
+
+# -- the network: proxies, client addresses, HTTPS ---------------------------------------
+
+
+def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    raw = current_app.config.get("TRUSTED_PROXIES") or ""
+    items = raw if isinstance(raw, list | tuple) else re.split(r"[,\s]+", str(raw))
+    networks = []
+    for item in items:
+        if str(item).strip():
+            try:
+                networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                current_app.logger.warning("TRUSTED_PROXIES: not an address: %r", item)
+    return networks
+
+
+def _is_trusted(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks())
+
+
+def from_trusted_proxy() -> bool:
+    return _is_trusted(request.remote_addr)
+
+
+def client_address() -> str:
+    """The client's address: behind trusted proxies, the nearest untrusted hop."""
+    address = request.remote_addr or "unknown"
+    if not _is_trusted(address):
+        return address
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop):
+            return hop[:64]
+    return address
+
+
+def request_is_https() -> bool:
+    if request.scheme == "https":
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return proto == "https" and from_trusted_proxy()
+
+
+class WallSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure per request when it came over HTTPS."""
+
+    def get_cookie_secure(self, app):  # type: ignore[no-untyped-def]
+        setting = app.config.get("SESSION_COOKIE_SECURE", "auto")
+        if isinstance(setting, str):
+            if setting.strip().lower() == "auto":
+                return request_is_https()
+            return setting.strip().lower() in ("1", "true", "yes", "on")
+        return bool(setting)
+
+
+# -- rate limits -----------------------------------------------------------------------------
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """'10/minute' → (10, 60); '5/30' → 5 per 30 seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:/|per)\s*(\d*)\s*([a-z]*?)s?\s*", str(text).lower())
+    if not match or (match[3] and match[3] not in PERIODS) or not (match[2] or match[3]):
+        raise ValueError(f"not a rate like '10/minute': {text!r}")
+    seconds = int(match[2] or 1) * PERIODS.get(match[3] or "second", 1)
+    return int(match[1]), max(seconds, 1)
+
+
+def within_rate(what: str, setting: str) -> bool:
+    """Count one attempt at `what` from this client; False when over the limit."""
+    try:
+        limit, per = parse_rate(current_app.config[setting])
+    except ValueError as exc:
+        current_app.logger.error("%s: %s; using 10/minute", setting, exc)
+        limit, per = 10, 60
+    return get_db().hit(f"{what}:{client_address()}", limit, per)
+
+
+# -- who is signed in ----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sso_user() -> str | None:
+    header = str(current_app.config.get("SSO_HEADER") or "").strip()
+    if not header or not from_trusted_proxy():
+        return None
+    name = request.headers.get(header, "").strip()
+    return name if USER_NAME_RE.match(name) else None
+
+
+def current_user() -> str | None:
+    """The signed-in person's name: from single sign-on, or a moderator's session."""
+    if "user" not in g:
+        name = sso_user()
+        token = session.get("login")
+        if name is None and isinstance(token, str):
+            name = get_db().login_user(_token_hash(token), LOGIN_MAX_AGE)
+            if name is None:
+                session.pop("login", None)  # ended, expired, or the account was removed
+        g.user = name
+    return g.user
+
+
+def current_moderator() -> str | None:
+    """The signed-in person's name, if they have a moderator account."""
+    if "moderator" not in g:
+        name = current_user()
+        g.moderator = name if name and get_db().get_user(name) is not None else None
+    return g.moderator
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after signing in; never another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def require_moderator() -> Any:
+    """None to go on; else the response for someone who is not a moderator."""
+    if current_moderator() is not None:
+        return None
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")), code=303)
+    abort(403)
+
+
+def moderator_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return require_moderator() or view(*args, **kwargs)
+
+    return wrapped
+
+
+# -- the views --------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign a moderator in with their name and password."""
+    next_url = safe_next(request.values.get("next")) or url_for("admin.queue")
+    if request.method == "GET" and current_moderator() is not None:
+        return redirect(next_url, code=303)  # signed in already, perhaps by single sign-on
+    error = None
+    status = 200
+    name = ""
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()[:64]
+        password = request.form.get("password", "")
+        if not within_rate("login", "LOGIN_RATE_LIMIT"):
+            error = "Too many sign-in attempts from your address. Wait a minute and try again."
+            status = 429
+        else:
+            user = get_db().get_user(name) if USER_NAME_RE.match(name) else None
+            stored = user["password_hash"] if user is not None else _dummy_hash()
+            if check_password_hash(stored, password[:1024]) and user is not None:
+                sign_in(user["name"])
+                return redirect(next_url, code=303)
+            error = "That name and password do not match a moderator account."
+    return render_template(
+        "login.html", error=error, name=name, next=safe_next(request.values.get("next"))
+    ), status
+
+
+def sign_in(name: str) -> None:
+    """Start a fresh session for `name`: a new cookie, a new CSRF token."""
+    db = get_db()
+    old = session.get("login")
+    if isinstance(old, str):
+        db.end_login(_token_hash(old))
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    db.start_login(_token_hash(token), name, client_address())
+    session["login"] = token
+    session.permanent = True
+    g.pop("user", None)
+    g.pop("moderator", None)
+    db.audit(name, "signed in", None, f"from {client_address()}")
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out of this session."""
+    token = session.get("login")
+    user = current_user()
+    if isinstance(token, str):
+        get_db().end_login(_token_hash(token))
+        if user:
+            get_db().audit(user, "signed out")
+    session.clear()
+    if sso_user():
+        flash("You are signed in through single sign-on; sign out there to leave.")
+    else:
+        flash("You are signed out.")
+    return redirect(url_for("auth.login"), code=303)
+
+
+def init_app(app) -> None:  # type: ignore[no-untyped-def]
+    """Cookie settings and who-is-signed-in for every template."""
+    app.session_interface = WallSessionInterface()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = LOGIN_MAX_AGE
+    app.register_blueprint(bp)
