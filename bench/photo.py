@@ -7,9 +7,14 @@ EXIF says so, written to a file. The pipeline does more than that (content
 hash, locks, colour management, metadata stripping, an atomic, fsynced
 write); the claim is that all of it costs at most half again.
 
-Every measurement runs in a fresh Python process pinned to one core: peak
-memory is that process's ru_maxrss after the work minus the same figure
-just before it, which sees Pillow's C allocations (tracemalloc does not).
+Every measurement runs in a fresh Python process pinned to one core. Peak
+memory is the process's peak resident size (VmHWM) after the work minus the
+same figure just before it: that sees Pillow's C allocations, which
+tracemalloc does not. (ru_maxrss would be simpler, but Linux carries the
+parent's peak over into a child's across fork and exec, so a child of a big
+process reads the parent's figure.) The ways are measured in interleaved
+rounds, so that a burst of load from elsewhere on a shared machine is
+spread over all of them rather than landing on one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import io
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,7 +37,8 @@ from wall import photos
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (4032, 3024)  # 12.2 MP, the size of most phone cameras' photos
 WIDTH = 1920
-REPEATS = 7
+ROUNDS = 3  # fresh processes per way, interleaved
+REPEATS = 5  # timed runs in each
 CASES = {
     # A phone held sideways: stored as it is shown.
     "landscape": 1,
@@ -145,43 +150,42 @@ PLAIN: dict[str, Callable[[Path, Path, str], None]] = {
 
 def pipeline(source: Path, target: Path, fmt: str) -> None:
     """Story Wall: PhotoCache.rendition() on an empty cache, as on a first request."""
-    with tempfile.TemporaryDirectory(dir=target.parent) as folder:
-        made = photos.PhotoCache(Path(folder)).rendition(source, WIDTH, fmt)
-        os.replace(made, target)
+    # A new cache folder each time (removed with the scratch folder, untimed).
+    folder = Path(tempfile.mkdtemp(dir=target.parent))
+    os.replace(photos.PhotoCache(folder).rendition(source, WIDTH, fmt), target)
 
 
-def _measure(way: str, source: Path, fmt: str, target: Path, repeats: int) -> dict[str, float]:
-    """In this (fresh) process: peak memory of one run, then the median time of `repeats`."""
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _measure(way: str, source: Path, fmt: str, target: Path, repeats: int) -> dict[str, object]:
+    """In this (fresh) process: the peak memory of one run, then the times of `repeats` more."""
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     work = pipeline if way == "pipeline" else PLAIN[way]
     # Load the decoders, encoders and colour engine on a tiny photo first,
     # so that only the work on the big one is counted.
-    warm = target.with_name(f"warm-{target.name}")
     tiny = io.BytesIO()
     Image.new("RGB", (64, 48), "gray").save(tiny, "JPEG")
-    warm_source = target.with_name("warm.jpg")
+    warm_source = target.with_name(f"warm-{os.getpid()}.jpg")
     warm_source.write_bytes(tiny.getvalue())
-    work(warm_source, warm, fmt)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    work(warm_source, target.with_name(f"warm-{os.getpid()}.{fmt}"), fmt)
+    before = _peak_rss_mb()
     work(source, target, fmt)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    peak = _peak_rss_mb() - before
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         work(source, target, fmt)
-        times.append(time.perf_counter() - started)
-    times.sort()
-    return {
-        "median_ms": times[len(times) // 2] * 1000,
-        "best_ms": times[0] * 1000,
-        "peak_mb": peak / 1024,
-        "process_mb": before / 1024,
-        "cpu": cpu,
-    }
+        times.append((time.perf_counter() - started) * 1000)
+    return {"times_ms": times, "peak_mb": peak, "process_mb": before}
 
 
-def _in_fresh_process(way: str, source: Path, fmt: str, target: Path) -> dict[str, float]:
+def _in_fresh_process(way: str, source: Path, fmt: str, target: Path) -> dict[str, object]:
     result = subprocess.run(
         [sys.executable, "-m", "bench.photo", way, str(source), fmt, str(target), str(REPEATS)],
         cwd=ROOT,
@@ -201,62 +205,84 @@ def _psnr(a: Path, b: Path) -> float:
     return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
+METADATA = ("exif", "xmp", "icc_profile", "comment")
+
+
+def _compare(source: Path, fmt: str, out: Path) -> dict[str, object]:
+    """Every way on one photo and format: interleaved rounds, then a row per way."""
+    ways = ["pipeline", *PLAIN]
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    peaks: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(ROUNDS):
+        for way in ways:
+            measured = _in_fresh_process(way, source, fmt, out / f"{way}.{fmt}")
+            times[way] += measured["times_ms"]
+            peaks[way].append(measured["peak_mb"])
+    rows = {}
+    for way in ways:
+        target = out / f"{way}.{fmt}"
+        with Image.open(target) as made:
+            metadata, size = [k for k in METADATA if k in made.info], list(made.size)
+        ordered = sorted(times[way])
+        rows[way] = {
+            "median_ms": ordered[len(ordered) // 2],
+            "best_ms": ordered[0],
+            "peak_mb": max(peaks[way]),
+            "size": size,
+            "bytes": target.stat().st_size,
+            "metadata": metadata,
+        }
+    fastest = min(PLAIN, key=lambda w: rows[w]["median_ms"])
+    rows["pipeline"]["psnr_vs_fastest"] = _psnr(out / f"pipeline.{fmt}", out / f"{fastest}.{fmt}")
+    return {"fastest": fastest, "process_mb": measured["process_mb"], "ways": rows}
+
+
 def run(data: Path) -> dict[str, object]:
-    folder = data / "photo"
-    results: dict[str, object] = {}
+    cases: dict[str, object] = {}
+    before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch)
         for case, orientation in CASES.items():
-            source = make_photo(folder, orientation)
+            source = make_photo(data / "photo", orientation)
             for fmt in ("webp", "jpg"):
-                rows = {}
-                for way in ["pipeline", *PLAIN]:
-                    target = out / f"{case}-{way}.{fmt}"
-                    rows[way] = _in_fresh_process(way, source, fmt, target)
-                    with Image.open(target) as made:
-                        rows[way]["size"] = list(made.size)
-                        rows[way]["bytes"] = target.stat().st_size
-                        rows[way]["metadata"] = sorted(
-                            k for k in made.info if k in ("exif", "xmp", "icc_profile", "comment")
-                        )
-                fastest = min(PLAIN, key=lambda w: rows[w]["median_ms"])
-                rows["pipeline"]["psnr_vs_fastest"] = _psnr(
-                    out / f"{case}-pipeline.{fmt}", out / f"{case}-{fastest}.{fmt}"
-                )
-                results[f"{case}/{fmt}"] = {
-                    "source_bytes": source.stat().st_size,
-                    "fastest": fastest,
-                    "ways": rows,
-                }
-    return results
+                cases[f"{case}/{fmt}"] = _compare(source, fmt, Path(scratch))
+    load = f"{before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    return {"cases": cases, "load": load, "cpus": len(os.sched_getaffinity(0))}
 
 
 def report(results: dict) -> str:
+    cases = results["cases"]
     lines = [
         "## Photo pipeline (`bench/photo.py`)",
         "",
         f"A {SIZE[0]}×{SIZE[1]} (12 MP) phone-like JPEG, with EXIF, GPS and a comment, to a "
         f"{WIDTH}-wide rendition, on one core, in a fresh process per measurement. The "
         "baseline is the fastest plain-Pillow way found in the same run to make the same "
-        "picture (same size, format, encoder settings and Lanczos filter, turned upright). "
-        f"Time is the median of {REPEATS} first requests (an empty cache each time: hash, "
-        "decode, shrink, colour, rotate, encode, atomic write); memory is the peak the work "
-        "adds to the process (ru_maxrss), which includes Pillow's C allocations.",
+        "picture (same size, format, encoder settings and "
+        f"{photos._RESAMPLE.name.lower()} filter, turned upright). "
+        f"Time is the median of {ROUNDS * REPEATS} first requests ({ROUNDS} fresh processes "
+        "per way, interleaved; an empty cache each time: hash, decode, shrink, colour, rotate, "
+        "encode, atomic write). Memory is the peak the work adds to the process (VmHWM), "
+        "which includes Pillow's C allocations.",
         "",
-        "| case | format | pipeline | peak memory | fastest plain Pillow | its memory | ratio "
-        "| goal |",
+        f"| case | format | pipeline | peak memory | fastest plain Pillow | its memory | ratio "
+        f"| goal: ≤ {GOAL_MS} ms, ≤ {GOAL_MB} MB, ≤ {GOAL_RATIO}× |",
         "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
     ]
-    for key, entry in results.items():
+    for key, entry in cases.items():
         case, fmt = key.split("/")
         ours, best = entry["ways"]["pipeline"], entry["ways"][entry["fastest"]]
         ratio = ours["median_ms"] / best["median_ms"]
-        ok = ours["median_ms"] <= GOAL_MS and ours["peak_mb"] <= GOAL_MB and ratio <= GOAL_RATIO
+        met = {
+            "time": ours["median_ms"] <= GOAL_MS,
+            "memory": ours["peak_mb"] <= GOAL_MB,
+            "ratio": ratio <= GOAL_RATIO,
+        }
         lines.append(
             f"| {case} (orientation {CASES[case]}) | {fmt} | {ours['median_ms']:.0f} ms | "
             f"{ours['peak_mb']:.0f} MB | `{entry['fastest']}` {best['median_ms']:.0f} ms | "
             f"{best['peak_mb']:.0f} MB | {ratio:.2f}× | "
-            f"≤ {GOAL_MS} ms, ≤ {GOAL_MB} MB, ≤ {GOAL_RATIO}× {'✓' if ok else '✗'} |"
+            + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in met.items())
+            + " |"
         )
     lines += [
         "",
@@ -265,7 +291,7 @@ def report(results: dict) -> str:
         "| case | format | way | time | memory | output | metadata left |",
         "| --- | --- | --- | ---: | ---: | --- | --- |",
     ]
-    for key, entry in results.items():
+    for key, entry in cases.items():
         case, fmt = key.split("/")
         for way, row in entry["ways"].items():
             size = "×".join(str(v) for v in row["size"])
@@ -276,13 +302,22 @@ def report(results: dict) -> str:
             )
     psnrs = ", ".join(
         f"{key} {entry['ways']['pipeline']['psnr_vs_fastest']:.1f} dB"
-        for key, entry in results.items()
+        for key, entry in cases.items()
     )
-    process = next(iter(results.values()))["ways"]["pipeline"]["process_mb"]
+    process = next(iter(cases.values()))["process_mb"]
+    load = f"{results['load']} (on {results['cpus']} cores)"
     lines += [
         "",
         f"The pipeline's output against the fastest plain way's (PSNR): {psnrs}. "
-        f"A measuring process holds {process:.0f} MB before the work (Python, Pillow, the app).",
+        f"A measuring process holds {process:.0f} MB before the work (Python, Pillow, the app). "
+        f"Load average during the run: {load}.",
+        "",
+        "The portrait case is the usual one for a photo of a person, and the costly one: "
+        "the phone stores it sideways, so 1920 of its 3024 stored rows are needed and the "
+        "decoder cannot shrink it by half. All 12 MP are decoded and resampled, and the "
+        "result (1920×2560, 4.9 MP) is 1.8 times the landscape one to encode. Plain Pillow "
+        "is no faster there (the ratio), and the banded shrink keeps the pipeline's memory "
+        "under the plain ways'.",
     ]
     return "\n".join(lines) + "\n"
 

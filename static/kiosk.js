@@ -53,6 +53,8 @@
     clockOffset: 0,       // server time minus local time, for grouped screens
     clockPrecise: false,
     groupSlot: null,      // the time slot on screen, for grouped screens
+    fetching: null,       // the playlist request in flight
+    fetchAgain: false,
     reloading: false
   };
   var timers = { slide: 0, retry: 0, notice: 0 };
@@ -83,7 +85,24 @@
     state.clockPrecise = !!precise;
   }
 
+  // One playlist request at a time: answers arrive in order, and a burst of
+  // reasons to ask (an event, the poll, the worker taking over) costs one more.
   function revalidate() {
+    if (state.fetching) {
+      state.fetchAgain = true;
+      return state.fetching;
+    }
+    state.fetching = fetchPlaylist().then(function () {
+      state.fetching = null;
+      if (state.fetchAgain) {
+        state.fetchAgain = false;
+        return revalidate();
+      }
+    });
+    return state.fetching;
+  }
+
+  function fetchPlaylist() {
     var headers = state.etag ? { "If-None-Match": state.etag } : {};
     return fetch(cfg.storiesUrl + query(), { cache: "no-store", headers: headers })
       .then(function (response) {
@@ -253,13 +272,14 @@
     var started = Date.now();
     settle(); // the element to fill may still be fading out under the front one
     state.preparing = { slug: slug, keep: !!opts.keep };
-    render(back, story).then(function (hasPhoto) {
+    render(back, story).then(function (ready) {
       if (token !== state.token) return; // a newer show() took over
       state.preparing = null;
       var latest = state.stories.get(slug);
       if (!latest) { show({ cut: opts.cut || opts.keep }); return; } // withdrawn meanwhile
       if (latest !== story) { show({ slug: slug, keep: opts.keep, cut: opts.cut }); return; }
-      back.classList.toggle("no-photo", !hasPhoto);
+      back.classList.toggle("no-photo", !ready[0]); // the initials portrait stands in
+      back.classList.toggle("no-qr", !ready[1]);    // a QR code that cannot load is left out
       swap(opts.cut);
       state.current = slug;
       state.onScreen = story;
@@ -279,9 +299,11 @@
     var to = slides[1 - state.front];
     // The outgoing slide stays fully opaque underneath until the incoming one
     // has faded in over it: the wall never shows an empty frame.
-    from.classList.remove("is-front");
-    from.classList.add("is-back");
-    from.setAttribute("aria-hidden", "true");
+    if (from.classList.contains("is-front")) {
+      from.classList.remove("is-front");
+      from.classList.add("is-back");
+      from.setAttribute("aria-hidden", "true");
+    }
     to.classList.toggle("is-cut", !!cut);
     to.classList.add("is-front");
     to.setAttribute("aria-hidden", "false");
@@ -318,8 +340,8 @@
     img.removeAttribute("src");
   }
 
-  // Fill a slide; resolve once its photo is decoded (true) or known to be
-  // missing, broken or too slow (false: the initials portrait stands in).
+  // Fill a slide; resolve once its photo and QR code are decoded, or known to
+  // be missing, broken or too slow: [photo ready, QR code ready].
   function render(slide, story) {
     slide.classList.toggle("is-thanks", story.kind === "thank-you");
     slide.texts = [
@@ -332,28 +354,34 @@
     initials.style.backgroundColor = story.portrait.background;
     initials.style.color = story.portrait.color;
     initials.firstElementChild.textContent = story.portrait.initials;
+    fit(slide);
     var qr = slide.querySelector(".slide-qr img");
+    var qrReady = Promise.resolve(false);
     if (story.qr) {
       if (qr.getAttribute("src") !== story.qr) qr.src = story.qr;
-      slide.classList.remove("no-qr");
-    } else {
-      slide.classList.add("no-qr");
+      qrReady = decoded(qr);
     }
-    fit(slide);
     var img = slide.querySelector(".slide-img");
-    if (!story.photo) {
+    var photoReady = Promise.resolve(false);
+    if (story.photo) {
+      img.alt = story.photo.alt;
+      img.style.objectPosition = story.photo.position;
+      img.sizes = slide.classList.contains("is-thanks") ? "(orientation: portrait) 36vh, 30vw"
+        : body.classList.contains("is-portrait") ? "100vw" : "46vw";
+      if (img.getAttribute("srcset") !== story.photo.webp) {
+        img.srcset = story.photo.webp;
+        img.src = story.photo.src;
+      }
+      photoReady = decoded(img);
+    } else {
       img.removeAttribute("srcset");
       img.removeAttribute("src");
-      return Promise.resolve(false);
     }
-    img.alt = story.photo.alt;
-    img.style.objectPosition = story.photo.position;
-    img.sizes = slide.classList.contains("is-thanks") ? "40vmin"
-      : body.classList.contains("is-portrait") ? "100vw" : "50vw";
-    if (img.getAttribute("srcset") !== story.photo.webp) {
-      img.srcset = story.photo.webp;
-      img.src = story.photo.src;
-    }
+    return Promise.all([photoReady, qrReady]);
+  }
+
+  // Resolve true once an image is decoded; false if it is broken or too slow.
+  function decoded(img) {
     return new Promise(function (resolve) {
       var timer = setTimeout(function () { resolve(false); }, PHOTO_TIMEOUT_MS);
       img.decode().then(

@@ -278,6 +278,19 @@ def test_withdraw_consent_takes_it_off_every_screen_at_once(
     assert f"withdrawn: {TODAY.isoformat()}" in path.read_text()
     assert "given_by: Maria Alvarez" in path.read_text()  # the record is kept
     assert audit(app, "maria")[0] == (MODERATOR[0], "consent withdrawn", "Called comms on Monday")
+    again = act(admin_client, "maria", "withdraw", path)
+    message = flashed(admin_client.get(again.headers["Location"]).get_data(as_text=True))
+    assert f"already withdrawn on {TODAY.isoformat()}" in message
+
+
+def test_an_action_without_the_files_token_is_refused(app, admin_client, write_story) -> None:
+    path = write_story("maria", status="pending")
+    before = path.read_text()
+    response = act(admin_client, "maria", "approve")  # the form's token is missing
+    assert "changed on disk" in flashed(
+        admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    )
+    assert path.read_text() == before
 
 
 def test_unpublish_feature_and_dates(app, client, admin_client, write_story) -> None:

@@ -77,16 +77,18 @@ def test_withdrawing_consent_clears_every_open_kiosk_within_two_seconds(
         admin.click("#withdraw button[type=submit]")
         for page in kiosks:
             wait_until(
-                lambda p=page: on_screen(p) not in ("Maria Alvarez", None)
-                and p.evaluate("document.body.dataset.current") != "maria",
+                lambda p=page: (
+                    on_screen(p) != "Maria Alvarez"
+                    and p.evaluate("document.body.dataset.current") != "maria"
+                ),
                 WITHDRAW_BOUND - (time.monotonic() - started),
                 "Maria off the kiosk",
                 step=0.02,
             )
         elapsed = time.monotonic() - started
-        print(f"ELAPSED {elapsed:.3f}")
         assert elapsed < WITHDRAW_BOUND, elapsed
-        assert on_screen(kiosks[0]) == "Dev Patel"
+        for page in kiosks:  # and the rotation goes on with who is left
+            wait_until(lambda p=page: on_screen(p) == "Dev Patel", 10, "Dev on the kiosk")
         assert "maria" not in server.slugs()
 
         admin.wait_for_load_state("networkidle")

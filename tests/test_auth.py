@@ -173,6 +173,7 @@ def test_posts_without_a_csrf_token_are_refused(app, admin_client, write_story) 
     for url in ["/admin/stories/maria/approve", "/admin/stories/maria/delete", "/logout", "/login"]:
         response = admin_client.post(url, data={"reason": "x"})
         assert response.status_code == 400, url
+        assert "Nothing was changed" in response.get_data(as_text=True)
     assert path.read_text() == before
     wrong = admin_client.post("/admin/stories/maria/approve", data={"csrf_token": "forged"})
     assert wrong.status_code == 400 and path.read_text() == before
@@ -244,6 +245,7 @@ def test_single_sign_on_trusts_the_header_only_from_proxies(app, client, moderat
     assert direct.status_code == 303
     staff = client.get("/admin/", headers={"X-Forwarded-User": "sam"}, environ_base=via_proxy)
     assert staff.status_code == 403  # signed in, but not a moderator
+    assert "storywall user add sam --sso" in staff.get_data(as_text=True)
 
 
 # -- moderator accounts on the command line ----------------------------------------------------

@@ -604,6 +604,20 @@ def test_a_bad_photo_is_not_decoded_again_on_every_request(cache, photo_file, mo
         cache.rendition(path, 480, "jpg")
 
 
+def test_a_failure_of_the_server_is_not_held_against_the_photo(cache, photo_file, monkeypatch):
+    path = photo_file(encoded(upright_picture(), "JPEG"))
+    real_render = photos._render
+
+    def out_of_memory(*args: object) -> None:
+        raise PhotoError("the photo is too big to open on this server", transient=True)
+
+    monkeypatch.setattr(photos, "_render", out_of_memory)
+    with pytest.raises(PhotoError, match="too big to open"):
+        cache.rendition(path, 960, "webp")
+    monkeypatch.setattr(photos, "_render", real_render)
+    assert_upright(opened(rendition(cache, path)), (240, 160))
+
+
 # -- the rendition cache -----------------------------------------------------------------------
 
 
@@ -641,7 +655,7 @@ def test_pregenerate_makes_every_width_and_format_once(cache, photo_file) -> Non
 
 
 def test_renditions_are_cached_in_the_instance_folder(client, app, stories, write_story, instance):
-    story = write_story("maria", photo="maria.jpg")
+    story = write_story("maria", photo="maria.jpg", photo_focus=[0.25, 0.1])
     (story.parent / "maria.jpg").write_bytes(encoded(upright_picture((1200, 800)), "JPEG"))
     app.extensions["storywall"].index.rescan()
     before = snapshot(stories)
@@ -652,8 +666,10 @@ def test_renditions_are_cached_in_the_instance_folder(client, app, stories, writ
         assert "immutable" in response.headers["Cache-Control"]
     assert snapshot(stories) == before
     assert list((instance / "renditions").rglob("*-960.webp"))
-    html = client.get("/stories/maria").get_data(as_text=True)
-    assert 'type="image/webp"' in html and "srcset=" in html and "sizes=" in html
+    for page in ("/stories/maria", "/"):
+        html = client.get(page).get_data(as_text=True)
+        assert 'type="image/webp"' in html and "srcset=" in html and "sizes=" in html
+        assert "object-position: 25% 10%" in html  # crops keep the face where photo_focus says
 
 
 def test_two_threads_asking_at_once_make_one_encode(cache, photo_file, monkeypatch) -> None:

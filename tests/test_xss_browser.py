@@ -20,7 +20,7 @@ from PIL import Image
 from werkzeug.security import generate_password_hash
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS
-from tests.conftest import MODERATOR, story_text
+from tests.conftest import MODERATOR
 from tests.support import Server
 from wall.db import Database
 
@@ -142,7 +142,7 @@ def jpeg() -> bytes:
 
 
 def test_no_payload_runs_anywhere(wall, browser) -> None:
-    server, stories = wall
+    server, _ = wall
     guard = Guard(browser, server.url)
     page = guard.page
     try:

@@ -473,6 +473,10 @@ def unpublish_changes() -> dict[str, Any]:
 def withdraw_consent_changes(story: Story, today: dt.date) -> dict[str, Any]:
     if story.consent is None:
         raise ModerationError("There is no consent on record to withdraw.")
+    if story.consent.withdrawn is not None and story.consent.withdrawn <= today:
+        raise ModerationError(
+            f"Consent was already withdrawn on {story.consent.withdrawn.isoformat()}."
+        )
     return {"consent.withdrawn": today}
 
 

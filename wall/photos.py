@@ -8,8 +8,8 @@ Renditions are cached by content hash in the instance folder, outside
 
 The work is ordered for memory as much as for speed: a big JPEG is decoded
 at 1/2, 1/4 or 1/8 size by the JPEG decoder itself (DCT scaling), the
-shrink runs in horizontal bands so that no second full-size image is ever
-allocated, and the colour conversion and the rotation happen on the small
+shrink runs in horizontal bands so that it needs no full-size temporary
+image, and the colour conversion and the rotation happen on the small
 result, after the decoded original has been freed.
 """
 
@@ -105,7 +105,15 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 
 
 class PhotoError(ValueError):
-    """A photo that cannot be shown, with a message for the person who gave it."""
+    """A photo that cannot be shown, with a message for the person who gave it.
+
+    `transient` when the cause is this server (memory, a read error), not
+    the photo: worth trying again later.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,11 @@ def open_photo(source: Path | IO[bytes], max_pixels: int = MAX_PIXELS) -> Image.
             f"the limit is {_megapixels(max_pixels)}"
         ) from None
     except OSError as exc:
-        raise PhotoError(f"the photo cannot be read ({exc})") from None
+        # Pillow's plugins raise OSError for bad data (no errno) as well as
+        # the system for a failed read (with one).
+        raise PhotoError(
+            f"the photo cannot be read ({exc})", transient=exc.errno is not None
+        ) from None
     width, height = image.size
     if width * height > max_pixels:
         image.close()
@@ -197,12 +209,16 @@ def _decoding(work, *args, **kwargs):  # type: ignore[no-untyped-def]
     except PhotoError:
         raise
     except MemoryError:
-        raise PhotoError("the photo is too big to open on this server") from None
+        raise PhotoError("the photo is too big to open on this server", transient=True) from None
     except Exception as exc:
         # A corrupt file can make a decoder raise almost anything (OSError,
         # SyntaxError, ValueError, struct.error, EOFError…); none of it may
-        # take down the request or the worker.
-        raise PhotoError(f"the photo is damaged or cut short ({exc})") from None
+        # take down the request or the worker. An OSError with an errno is
+        # the system failing to read, not the photo.
+        transient = isinstance(exc, OSError) and exc.errno is not None
+        raise PhotoError(
+            f"the photo is damaged or cut short ({exc})", transient=transient
+        ) from None
 
 
 def _orientation(image: Image.Image) -> int:
@@ -308,7 +324,7 @@ def _shrink(
         x1, y1 = min(x1, image.width), min(y1, image.height)
     if image.width * image.height <= 2 * _BAND_PIXELS:
         return image.resize(size, _RESAMPLE, box=(x0, y0, x1, y1))
-    out = Image.new(image.mode, size)
+    out = Image.new(image.mode, size, None)  # every pixel is pasted over: no fill
     step = (y1 - y0) / height
     rows = max(16, _BAND_PIXELS // width)
     for top in range(0, height, rows):
@@ -510,10 +526,11 @@ class PhotoCache:
                 return [self._link(f, t) for f, t in zip(fulls, targets, strict=True)]
             return self._make(source, digest, width, fmts)
         except PhotoError as exc:
-            with self._guard:
-                if len(self._failures) > 1024:
-                    self._failures.clear()
-                self._failures[digest] = str(exc)
+            if not exc.transient:
+                with self._guard:
+                    if len(self._failures) > 1024:
+                        self._failures.clear()
+                    self._failures[digest] = str(exc)
             raise
 
     def _make(self, source: Path, digest: str, width: int, fmts: tuple[str, ...]) -> list[Path]:

@@ -27,7 +27,7 @@ from flask import (
 
 from .. import moderation as mod
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
-from ..stories import PLACES, SLUG_RE, Story
+from ..stories import PLACES, SLUG_RE, Story, load_story
 from . import get_db, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
@@ -198,21 +198,26 @@ def relative(path) -> str:  # type: ignore[no-untyped-def]
         return str(path)
 
 
-def token_of(story: Story) -> str:
+def as_on_disk(story: Story) -> tuple[Story, str]:
+    """The story parsed from the very bytes its token names: what a moderator sees
+    is exactly what their action applies to, even if the file changes meanwhile."""
     try:
-        return mod.read_story_file(story.source).token
+        current = mod.read_story_file(story.source)
     except mod.ModerationError:
-        return ""
+        return story, ""  # gone or unreadable: any action on it will say so
+    parsed, _ = load_story(story.source, get_wall().index.root, data=current.raw)
+    return (parsed, current.token) if parsed is not None else (story, "")
 
 
 @bp.get("/")
 def queue():
     """Show the stories waiting for a moderator, oldest first, each one click from approval."""
-    stories = pending_stories()
+    seen = [as_on_disk(s) for s in pending_stories()]
+    stories = [s for s, _ in seen]
     return render_template(
         "admin/queue.html",
         stories=stories,
-        tokens={s.slug: token_of(s) for s in stories},
+        tokens={s.slug: token for s, token in seen},
         would={s.slug: mod.where_it_would_show(s, today()) for s in stories},
         photo_sources=photo_sources,
         portrait=portrait,
@@ -248,12 +253,13 @@ def story(slug: str):
 
 
 def render_story(found: Story, status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
+    found, token = as_on_disk(found)
     shown, screens = get_db().display_counts(found.slug)
     extra.setdefault("dates", {"publish": found.publish or "", "expires": found.expires or ""})
     return render_template(
         "admin/story.html",
         story=found,
-        token=token_of(found),
+        token=token,
         where={p: found.hidden_reason(p, today()) for p in PLACES},
         would=mod.where_it_would_show(found, today()),
         other_keys={k: v for k, v in found.meta.items() if k not in KNOWN_KEYS},
@@ -325,7 +331,7 @@ def act(slug: str, action: str):
         abort(404)
     try:
         written, _ = mod.update_story(
-            found.source, changes, expected=form.get("token") or None, root=index.root
+            found.source, changes, expected=form.get("token", ""), root=index.root
         )
     except mod.Conflict as exc:
         index.refresh([slug])
@@ -361,8 +367,8 @@ def edit(slug: str):
     """Edit a story's fields and body; refuse if the file changed since the form opened."""
     index = get_wall().index
     if request.method == "GET":
-        found = story_or_gone(slug)
-        return render_edit(found, mod.edit_values(found), token_of(found))
+        found, token = as_on_disk(story_or_gone(slug))
+        return render_edit(found, mod.edit_values(found), token)
     found = current_story(slug)
     token = request.form.get("token", "")
     form = {**request.form.to_dict(), "consent_scope": request.form.getlist("consent_scope")}
@@ -441,16 +447,16 @@ def render_edit(  # type: ignore[no-untyped-def]
 def delete(slug: str):
     """Delete a story's files, after a confirmation."""
     if request.method == "GET":
-        found = story_or_gone(slug)
+        found, token = as_on_disk(story_or_gone(slug))
         return render_template(
-            "admin/delete.html", story=found, token=token_of(found), path=relative(found.source)
+            "admin/delete.html", story=found, token=token, path=relative(found.source)
         )
     index = get_wall().index
     found = current_story(slug)
     if found is None:
         flash(mod.GONE, "error")
         return redirect(url_for("admin.queue"), code=303)
-    if token_of(found) != request.form.get("token"):
+    if as_on_disk(found)[1] != request.form.get("token"):
         flash("This story changed since you opened it; check it again before deleting.", "error")
         return redirect(url_for("admin.story", slug=slug), code=303)
     shared = any(s.photo == found.photo and s.slug != slug for s in index.stories())

@@ -23,6 +23,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import get_db
@@ -181,9 +183,17 @@ def require_moderator() -> Any:
     """None to go on; else the response for someone who is not a moderator."""
     if current_moderator() is not None:
         return None
-    if current_user() is None:
+    name = current_user()
+    if name is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")), code=303)
-    abort(403)
+    page = render_template(
+        "error.html",
+        code=403,
+        title="Moderators only",
+        message=f"You are signed in as {name}, who has no moderator account. A moderator "
+        f"can add one on the server with: storywall user add {name} --sso",
+    )
+    abort(make_response(page, 403))
 
 
 def moderator_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -264,3 +274,15 @@ def init_app(app) -> None:  # type: ignore[no-untyped-def]
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = LOGIN_MAX_AGE
     app.register_blueprint(bp)
+    app.register_error_handler(CSRFError, refused_without_token)
+
+
+def refused_without_token(error: CSRFError):  # type: ignore[no-untyped-def]
+    """A form sent without a valid token: an old tab, a dropped cookie, or another site."""
+    message = (
+        "This form could not be accepted: it was opened too long ago, your browser dropped "
+        "its cookie, or it was not sent from this site. Nothing was changed. Go back, "
+        "reload the page, and try again."
+    )
+    page = render_template("error.html", code=400, title="Please try that again", message=message)
+    return page, 400

@@ -34,7 +34,7 @@ from ..files import write_atomic
 from ..photos import PhotoError, portrait_colors, prepare_upload
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE
 from . import get_db, get_wall, today
-from .auth import current_user, within_rate
+from .auth import current_user, refused_without_token, within_rate
 
 bp = Blueprint("submit", __name__)
 
@@ -241,9 +241,7 @@ def far_too_large(error: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
 def expired(error: CSRFError):  # type: ignore[no-untyped-def]
     """A form without a valid token (an old tab, cookies cleared): show it again, nothing lost."""
     if request.method != "POST" or request.endpoint != "submit.send":
-        return render_template(
-            "error.html", code=400, title="This form has expired", message=error.description
-        ), 400
+        return refused_without_token(error)
     values = form_values()
     kept = values.pop("photo_token", "")
     notice = (
