@@ -187,3 +187,23 @@ def test_reading_files_does_not_trigger_more_reads(watched, maria) -> None:
     for _ in range(5):
         maria.read_text()
     assert watched.wait_for_change(version, 0.6) == version
+
+
+def test_catch_up_applies_a_noticed_change_before_the_folder_goes_quiet(stories) -> None:
+    """A worker asked for the playlist right after another announced a change
+    must not answer with the old one while its own watcher waits for quiet."""
+    index = StoryIndex(stories)
+    index.load()
+    watcher = StoryWatcher(index, quiet=5.0, max_delay=5.0)  # a very patient watcher
+    watcher.start()
+    try:
+        (stories / "maria.md").write_text(story_text())
+        deadline = time.monotonic() + DEADLINE
+        while not (watcher._pending or not watcher._paths.empty()):
+            assert time.monotonic() < deadline, "the change was never noticed"
+            time.sleep(0.01)
+        assert index.get("maria") is None  # still waiting for quiet
+        watcher.catch_up()
+        assert index.get("maria") is not None
+    finally:
+        watcher.stop()

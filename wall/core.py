@@ -65,6 +65,12 @@ class Wall:
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 
+    def catch_up(self) -> None:
+        """Apply any change this process's watcher has noticed but not applied yet."""
+        watcher = self.watcher
+        if watcher is not None and self._watching_pid == os.getpid():
+            watcher.catch_up()
+
     def stop(self) -> None:
         self._stopped = True
         if self.watcher is not None and self._watching_pid == os.getpid():

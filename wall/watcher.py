@@ -83,6 +83,8 @@ class StoryWatcher:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._watched: tuple[int, int] | None = None
+        self._pending: set[str] = set()  # noticed, not yet applied
+        self._pending_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------
 
@@ -153,6 +155,8 @@ class StoryWatcher:
                 self._heal()
                 if paths:
                     self.index.refresh_paths(paths)
+                    with self._pending_lock:
+                        self._pending -= paths
                 if time.monotonic() - self.last_rescan >= self.rescan_every:
                     self.index.rescan()
                     self.last_rescan = time.monotonic()
@@ -172,6 +176,7 @@ class StoryWatcher:
         if first is None:
             return paths
         paths.add(first)
+        self._note_pending(first)
         deadline = time.monotonic() + self.max_delay
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -181,7 +186,36 @@ class StoryWatcher:
             if path is None:
                 break
             paths.add(path)
+            self._note_pending(path)
         return paths
+
+    def _note_pending(self, path: str) -> None:
+        with self._pending_lock:
+            self._pending.add(path)
+
+    def catch_up(self) -> None:
+        """Apply changes already noticed but still waiting for the folder to go quiet.
+
+        Every worker has its own index: a kiosk told of a change by one worker
+        may ask another that has the change in hand but not yet applied. That
+        worker calls this first, so it never answers with what it had before.
+        """
+        if not self._pending and self._paths.empty():
+            return
+        drained: set[str] = set()
+        while True:
+            try:
+                path = self._paths.get_nowait()
+            except queue.Empty:
+                break
+            if path is None:
+                self._paths.put(None)  # a stop request: leave it for the loop
+                break
+            drained.add(path)
+        with self._pending_lock:
+            paths = self._pending | drained
+        if paths:
+            self.index.refresh_paths(paths)
 
     def _heal(self) -> None:
         """Restart the observer if it died or the folder was replaced under it."""

@@ -79,6 +79,7 @@ def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
 @bp.get("/api/stories")
 def stories():
     """List what a hallway screen shows, as JSON with an ETag."""
+    get_wall().catch_up()
     body, etag, compressed = playlist_body(current_screen())
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response = Response(compressed, mimetype="application/json")
