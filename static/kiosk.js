@@ -169,7 +169,9 @@
   function applyScreen() {
     var o = state.screen.orientation;
     var portrait = o === "portrait" || (o !== "landscape" && innerHeight > innerWidth);
+    if (portrait === body.classList.contains("is-portrait")) return;
     body.classList.toggle("is-portrait", portrait);
+    slides.forEach(fit);
   }
 
   // A bad screen name, tag or interval gets a sensible default, and a quiet
@@ -472,8 +474,9 @@
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        screen: cfg.screen || "",
-        story: state.current,
+        // The name as the server understood it: "" for one it refused.
+        screen: state.screen.name !== undefined ? state.screen.name : cfg.screen || "",
+        story: state.blank ? null : state.current,
         playlist: state.etag,
         uptime: (Date.now() - startedAt) / 1000,
         shown: shown

@@ -54,8 +54,12 @@ WATCH_SCRIPT = """
     return id;
   };
   window.clearTimeout = function (id) { pending.delete(id); return clearT.call(window, id); };
-  window.setInterval = function (...a) { const id = setI.apply(window, a); intervals.add(id); return id; };
-  window.clearInterval = function (id) { intervals.delete(id); return clearI.call(window, id); };
+  window.setInterval = function (...a) {
+    const id = setI.apply(window, a); intervals.add(id); return id;
+  };
+  window.clearInterval = function (id) {
+    intervals.delete(id); return clearI.call(window, id);
+  };
   window.__timers = () => ({ timeouts: pending.size, intervals: intervals.size });
 
   window.__changes = [];   // [time, slug] of the last 100 slide changes

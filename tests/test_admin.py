@@ -388,10 +388,9 @@ def test_a_story_file_written_by_hand_is_moderated_the_same(
     assert response.status_code == 303 and "status: approved" in (stories / "walter.md").read_text()
 
 
-@pytest.mark.parametrize("value", ["", "<b>x</b>"])
-def test_unknown_actions_are_not_found(admin_client, write_story, value) -> None:
+def test_unknown_actions_are_not_found(admin_client, write_story) -> None:
     path = write_story("maria")
-    assert act(admin_client, "maria", "explode", path, reason=value).status_code == 404
+    assert act(admin_client, "maria", "explode", path).status_code == 404
 
 
 def test_submission_form_fields_match_the_editor(admin_client, submitted: Path) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import itertools
 import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -84,7 +85,9 @@ def gallery(tmp_path_factory) -> Iterator[Wall]:
         quote="Payroll closes on Thursday, whatever the week throws at us.",
         tags=["layout"],
     )
-    wall.story("short", hue=0.3, name="Bo Li", role="DBA", company="Acme", quote="Yes.", tags=["layout"])
+    wall.story(
+        "short", hue=0.3, name="Bo Li", role="DBA", company="Acme", quote="Yes.", tags=["layout"]
+    )
     wall.story("broken-photo", hue=None, photo="photo.jpg", name="Cut Short", tags=["broken"])
     (wall.stories / "broken-photo" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a photo")
     wall.story("fine", hue=0.2, name="Fine Photo", tags=["broken"])
@@ -123,7 +126,8 @@ def kiosks(browser: Browser) -> Iterator[list[Kiosk]]:
             kiosk.close()
 
 
-def open_kiosk(kiosks: list[Kiosk], browser: Browser, wall: Wall, path: str, **kw) -> Kiosk:  # type: ignore[no-untyped-def]
+def open_kiosk(kiosks: list[Kiosk], browser: Browser, wall: Wall, path: str, **kw: Any) -> Kiosk:
+    """Open `path` on a new kiosk page, which the `kiosks` fixture checks and closes."""
     kiosk = Kiosk(browser, wall.url, **kw)
     kiosks.append(kiosk)
     return kiosk.open(path)
@@ -152,7 +156,7 @@ def test_rotation_order_and_timing(browser, gallery, kiosks) -> None:
     # Every story once per cycle, the featured one twice; the same order each cycle.
     assert shown == cycle + cycle
     changes = kiosk.watched("__changes")
-    for (t0, slug), (t1, _) in zip(changes, changes[1:], strict=False):
+    for (t0, slug), (t1, _) in itertools.pairwise(changes):
         assert t1 - t0 == seconds[slug] * 1000, (slug, t1 - t0)
 
 
@@ -189,9 +193,10 @@ LAYOUT_REPORT = """() => {
     texts: texts.map(el => ({cls: el.className, box: box(el), font: parseFloat(style(el).fontSize),
       color: style(el).color, sw: el.scrollWidth, cw: el.clientWidth})),
     container: {sw: textBox.scrollWidth, cw: textBox.clientWidth, sh: textBox.scrollHeight,
-      ch: textBox.clientHeight, wrap: style(textBox).overflowWrap, wordBreak: style(textBox).wordBreak,
-      box: box(textBox)},
-    qr: style(qr).display === 'none' ? null : {box: box(qr), src: qr.querySelector('img').naturalWidth},
+      ch: textBox.clientHeight, wrap: style(textBox).overflowWrap,
+      wordBreak: style(textBox).wordBreak, box: box(textBox)},
+    qr: style(qr).display === 'none' ? null :
+      {box: box(qr), src: qr.querySelector('img').naturalWidth},
     photo: slide.classList.contains('no-photo') ? null :
       {box: box(slide.querySelector('.slide-photo')), natural: img.naturalWidth,
        position: style(img).objectPosition, fit: style(img).objectFit},
@@ -291,7 +296,9 @@ def test_slides_fit_at_tv_sizes(browser, gallery, kiosks, size) -> None:
 
 
 def test_a_named_portrait_screen(browser, gallery, kiosks) -> None:
-    kiosk = open_kiosk(kiosks, browser, gallery, "/kiosk?screen=tall", clock=MORNING, reduced_motion=True)
+    kiosk = open_kiosk(
+        kiosks, browser, gallery, "/kiosk?screen=tall", clock=MORNING, reduced_motion=True
+    )
     assert kiosk.page.evaluate("document.body.classList.contains('is-portrait')")
     check_layout(kiosk.page.evaluate(LAYOUT_REPORT))
 
@@ -335,7 +342,9 @@ def test_no_black_frame_between_slides(browser, gallery, kiosks) -> None:
     samples: list[tuple[bool, float, float]] = []
     deadline = time.monotonic() + 11
     while time.monotonic() < deadline:
-        fading = kiosk.page.evaluate("!!document.querySelector('.slide.is-back')")
+        fading = kiosk.page.evaluate(
+            "getComputedStyle(document.querySelector('.slide.is-front')).opacity < 1"
+        )
         shot = cdp.send(
             "Page.captureScreenshot",
             {"format": "jpeg", "quality": 40, "clip": clip, "optimizeForSpeed": True},
@@ -356,7 +365,12 @@ def test_no_black_frame_between_slides(browser, gallery, kiosks) -> None:
 
 def test_reduced_motion_gets_a_plain_cut(browser, gallery, kiosks) -> None:
     kiosk = open_kiosk(
-        kiosks, browser, gallery, "/kiosk?tags=bright&interval=5", clock=MORNING, reduced_motion=True
+        kiosks,
+        browser,
+        gallery,
+        "/kiosk?tags=bright&interval=5",
+        clock=MORNING,
+        reduced_motion=True,
     )
     for _ in range(3):
         kiosk.advance(5000)
@@ -410,7 +424,8 @@ def test_two_thousand_slides_leave_nothing_behind(browser, gallery, kiosks, caps
     end = measure()
     assert baseline is not None
     with capsys.disabled():
-        print(f"\n2,000 slides in {time.monotonic() - started:.0f} s: at 200 {baseline}, at 2,000 {end}")
+        took = time.monotonic() - started
+        print(f"\n2,000 slides in {took:.0f} s: at 200 {baseline}, at 2,000 {end}")
     assert kiosk.slides >= 2000
     assert end["heap"] <= baseline["heap"] * 1.10, (baseline, end)
     for key in ("nodes", "listeners", "documents", "timeouts", "intervals"):
@@ -422,12 +437,10 @@ def test_two_thousand_slides_leave_nothing_behind(browser, gallery, kiosks, caps
 
 def test_a_screen_for_a_hallway(browser, gallery, kiosks) -> None:
     """No cursor, scroll bars or selection; no inline script; burn-in shift; heartbeats."""
-    response = kiosk_response = None
     kiosk = Kiosk(browser, gallery.url, clock=MORNING)
     kiosks.append(kiosk)
-    kiosk_response = kiosk.page.goto(gallery.url + "/kiosk?screen=left")
+    response = kiosk.page.goto(gallery.url + "/kiosk?screen=left")
     kiosk.wait_slides(0)
-    response = kiosk_response
     assert response is not None
     csp = response.headers["content-security-policy"]
     script_src = re.search(r"script-src ([^;]*)", csp).group(1)  # type: ignore[union-attr]
@@ -440,7 +453,13 @@ def test_a_screen_for_a_hallway(browser, gallery, kiosks) -> None:
         scrollY: document.documentElement.scrollHeight - innerHeight,
         overflow: getComputedStyle(document.documentElement).overflow })"""
     )
-    assert looks == {"cursor": "none", "select": "none", "scrollX": 0, "scrollY": 0, "overflow": "hidden"}
+    assert looks == {
+        "cursor": "none",
+        "select": "none",
+        "scrollX": 0,
+        "scrollY": 0,
+        "overflow": "hidden",
+    }
 
     def shift() -> str:
         return kiosk.page.evaluate("getComputedStyle(document.querySelector('.stage')).transform")
@@ -477,7 +496,8 @@ def test_a_theme_changes_colours_font_and_logo(browser, gallery, kiosks) -> None
     theme = gallery.instance / "kiosk-theme"
     theme.mkdir()
     (theme / "logo.svg").write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="10"><rect width="40" height="10"/></svg>'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="10">'
+        '<rect width="40" height="10"/></svg>'
     )
     (theme / "theme.css").write_text(
         ":root { --wall-bg: rgb(0, 40, 80); --wall-fg: rgb(255, 255, 240);"
@@ -490,7 +510,8 @@ def test_a_theme_changes_colours_font_and_logo(browser, gallery, kiosks) -> None
             return { bg: getComputedStyle(s).backgroundColor,
               fg: getComputedStyle(s.querySelector('.slide-name')).color,
               font: getComputedStyle(s).fontFamily,
-              logo: getComputedStyle(document.querySelector('.stage'), '::after').backgroundImage }; }"""
+              logo: getComputedStyle(document.querySelector('.stage'), '::after')
+                .backgroundImage }; }"""
         )
         assert looks["bg"] == "rgb(0, 40, 80)" and looks["fg"] == "rgb(255, 255, 240)"
         assert looks["font"].startswith('"DejaVu Serif"')
@@ -573,19 +594,19 @@ def test_bad_input_gets_a_sensible_default(browser, gallery, kiosks, query, inte
 
 def test_a_broken_or_missing_photo_never_blanks_the_screen(browser, gallery, kiosks) -> None:
     data, _ = gallery.playlist("?tags=broken")
-    assert [s["slug"] for s in data["stories"]] == ["broken-photo", "fine"] or {
-        s["slug"] for s in data["stories"]
-    } == {"broken-photo", "fine"}  # the story whose photo file is missing is skipped
+    # The story whose photo file is missing is skipped (and reported by `storywall check`).
+    assert {s["slug"] for s in data["stories"]} == {"broken-photo", "fine"}
     kiosk = open_kiosk(kiosks, browser, gallery, "/kiosk?tags=broken&interval=5", clock=MORNING)
     seen = {}
     for _ in range(4):
         seen[kiosk.current] = kiosk.front()
+        if kiosk.current == "broken-photo":
+            # Its initials stand in for the photo that cannot be shown.
+            assert kiosk.page.is_visible(".slide.is-front .slide-initials")
+            assert kiosk.page.inner_text(".slide.is-front .slide-initials") == "CS"
         kiosk.advance(5000)
     assert seen["broken-photo"]["photo"] is False and seen["broken-photo"]["name"] == "Cut Short"
-    assert kiosk.page.is_visible(".slide.is-front .slide-initials") or True
     assert seen["fine"]["photo"] and seen["fine"]["decoded"]
-    # A 404 for the broken photo is expected; nothing else may fail.
-    kiosk.errors.clear()
 
 
 # -- live ------------------------------------------------------------------------------------------
@@ -604,10 +625,10 @@ def live(tmp_path) -> Iterator[Wall]:
 def test_live_add_edit_and_remove(browser, live, kiosks) -> None:
     kiosk = open_kiosk(kiosks, browser, live, "/kiosk?interval=60", clock=MORNING)
 
-    def within_2s(what: str, predicate) -> None:  # type: ignore[no-untyped-def]
+    def within_2s(what: str, predicate: Callable[[], Any]) -> None:
         wait_until(predicate, LIVE_SECONDS, what, step=0.02)
 
-    def playlist_has(slug: str, role: str | None = None):  # type: ignore[no-untyped-def]
+    def playlist_has(slug: str, role: str | None = None) -> Callable[[], bool]:
         # True once the server has the change and the kiosk has the server's playlist.
         def check() -> bool:
             data, etag = live.playlist("?interval=60")
@@ -687,9 +708,11 @@ def test_offline_reload_and_restart(browser, live, kiosks) -> None:
         return page.evaluate(CACHED)
 
     wait_until(
-        lambda: {"/kiosk", "/api/stories"} <= set(cached())
-        and sum(p.startswith("/photos/") for p in cached()) >= 3
-        and any(p.startswith("/static/kiosk.js") or p == "/static/kiosk.js" for p in cached()),
+        lambda: (
+            {"/kiosk", "/api/stories"} <= set(cached())
+            and sum(p.startswith("/photos/") for p in cached()) >= 3
+            and any(p.startswith("/static/kiosk.js") or p == "/static/kiosk.js" for p in cached())
+        ),
         10,
         f"an offline copy, have {cached()}",
     )
@@ -721,14 +744,16 @@ def test_offline_reload_and_restart(browser, live, kiosks) -> None:
         15,
         "back online",
     )
-    wait_until(lambda: page.evaluate("document.body.dataset.playlist") == live.playlist("?interval=10")[1], 5, "caught up")
+    wait_until(
+        lambda: page.evaluate("document.body.dataset.playlist") == live.playlist("?interval=10")[1],
+        5,
+        "caught up",
+    )
     seen = {}
     for _ in range(8):
         seen[kiosk.current] = kiosk.front()["role"]
         kiosk.advance(10_000)
     assert seen.get("ana", "").startswith("Changed offline,") and "eli" in seen
-    # Failed requests while the server was down are expected, not page errors.
-    kiosk.errors.clear()
 
 
 def test_a_closed_event_stream_is_reopened_with_backoff(browser, live, kiosks) -> None:
@@ -737,7 +762,9 @@ def test_a_closed_event_stream_is_reopened_with_backoff(browser, live, kiosks) -
     # When each EventSource is opened, by the page's clock.
     kiosk.page.add_init_script(
         """(() => { const Real = window.EventSource; window.__opened = [];
-        function Counted(url, init) { window.__opened.push(Date.now()); return new Real(url, init); }
+        function Counted(url, init) {
+          window.__opened.push(Date.now()); return new Real(url, init);
+        }
         Counted.prototype = Real.prototype;
         Object.assign(Counted, { CONNECTING: 0, OPEN: 1, CLOSED: 2 });
         window.EventSource = Counted; })()"""
@@ -755,8 +782,25 @@ def test_a_closed_event_stream_is_reopened_with_backoff(browser, live, kiosks) -
             kiosk.page.clock.run_for(500)
             kiosk.page.wait_for_timeout(30)
     times = opened()
-    gaps = [(b - a) / 1000 for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a) / 1000 for a, b in itertools.pairwise(times)]
     assert gaps == [1, 2, 4, 8, 16], gaps  # reopened by page code, backing off
+
+    # Meanwhile the slow poll of the playlist still brings changes.
+    live.story("bo", name="Bo Lee", role="Polled")
+
+    def server_has_it() -> bool:
+        stories = live.playlist("?interval=600")[0]["stories"]
+        return any(s["role"] == "Polled" for s in stories)
+
+    wait_until(server_has_it, 5, "the server has the change")
+    etag = live.playlist("?interval=600")[1]
+    assert kiosk.page.evaluate("document.body.dataset.playlist") != etag
+    kiosk.page.clock.run_for(30_000)
+    wait_until(
+        lambda: kiosk.page.evaluate("document.body.dataset.playlist") == etag,
+        5,
+        "the change, by polling",
+    )
     kiosk.page.unroute("**/api/events")
     kiosk.page.clock.run_for(60_000)
     wait_until(lambda: len(opened()) > len(times), 5, "reopened")
@@ -795,7 +839,6 @@ def test_quiet_hour_reload_waits_for_the_server(browser, tmp_path, kiosks) -> No
         kiosk.page.clock.run_for(30 * 60 * 1000)
         kiosk.page.wait_for_timeout(500)
         assert loads == ["load"]
-        kiosk.errors.clear()
     finally:
         wall.stop()
 
@@ -808,11 +851,13 @@ def test_every_request_stays_on_the_wall_host(browser, gallery, kiosks) -> None:
     assert kiosk.foreign == []
 
 
-def test_qr_code_opens_the_story(browser, gallery, kiosks) -> None:
-    kiosk = open_kiosk(kiosks, browser, gallery, "/kiosk?tags=bright", clock=MORNING)
-    src = kiosk.page.evaluate("document.querySelector('.slide.is-front .slide-qr img').src")
-    slug = kiosk.current
-    assert src.endswith(f"/stories/{slug}/qr.svg")
-    status, body = gallery.server.get(f"/stories/{slug}/qr.svg")  # type: ignore[union-attr]
-    assert status == 200 and body.startswith(b"<svg")
-    assert Path  # the QR's target is checked in test_web; here: one on every slide
+def test_every_slide_has_a_qr_code_for_its_story(browser, gallery, kiosks) -> None:
+    kiosk = open_kiosk(kiosks, browser, gallery, "/kiosk?tags=bright&interval=3", clock=MORNING)
+    for _ in range(len(BRIGHT)):
+        qr = kiosk.page.evaluate(
+            """() => { const img = document.querySelector('.slide.is-front .slide-qr img');
+            return { src: img.src, width: img.naturalWidth, shown: img.offsetWidth > 0 }; }"""
+        )
+        assert qr["src"].endswith(f"/stories/{kiosk.current}/qr.svg") and qr["width"] > 0
+        assert qr["shown"]
+        kiosk.advance(3000)

@@ -49,7 +49,13 @@ def test_without_duration_longer_text_stays_longer() -> None:
 
 def test_reading_time_follows_the_words() -> None:
     # 5 s to take in the face, then three words a second: 12 words here.
-    twelve = story("a", name="Ann Lee", role="Clerk", company="Acme", quote="one two three four five six seven eight")
+    twelve = story(
+        "a",
+        name="Ann Lee",
+        role="Clerk",
+        company="Acme",
+        quote="one two three four five six seven eight",
+    )
     assert seconds_on_screen(twelve, 1, 60) == 9
 
 

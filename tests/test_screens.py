@@ -137,3 +137,27 @@ def test_screens_as_json_round_trip() -> None:
     data = resolve_screen(SCREENS, "cafe").as_json()
     assert data["hours"] == ["07:00", "19:00"] and data["group"] == "ground"
     assert data["kinds"] == ["thank-you"] and data["known"] is True
+
+
+# -- how every screen looks: the deployment's theme ---------------------------------
+
+
+def test_without_a_theme_the_kiosk_gets_an_empty_stylesheet(client) -> None:
+    response = client.get("/kiosk/theme/theme.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+    assert "kiosk/theme/theme.css" in client.get("/kiosk").get_data(as_text=True)
+
+
+def test_a_theme_and_its_files_come_from_the_instance_folder(client, instance) -> None:
+    theme = instance / "kiosk-theme"
+    theme.mkdir(parents=True)
+    (theme / "theme.css").write_text(":root { --wall-bg: #000; }")
+    (theme / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (instance / "config.toml").write_text("secret = 1\n")
+    with client.get("/kiosk/theme/theme.css") as response:
+        assert b"--wall-bg" in response.data
+    with client.get("/kiosk/theme/logo.svg") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    for escape in ["../config.toml", "..%2fconfig.toml", "/etc/passwd", "../secret_key"]:
+        response = client.get(f"/kiosk/theme/{escape}", follow_redirects=True)
+        assert response.status_code == 404, escape

@@ -294,13 +294,14 @@ def user_list(obj: dict) -> None:
         click.echo("no moderators yet; add one with `storywall user add NAME`", err=True)
     for row in rows:
         created = dt.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d")
-        last = (
-            dt.datetime.fromtimestamp(row["last_login"]).strftime("%Y-%m-%d %H:%M")
+        session = (
+            "signed in since "
+            + dt.datetime.fromtimestamp(row["last_login"]).strftime("%Y-%m-%d %H:%M")
             if row["last_login"]
-            else "never"
+            else "not signed in"
         )
         kind = "single sign-on" if row["password_hash"].startswith("!") else "password"
-        click.echo(f"{row['name']}\t{kind}\tadded {created}\tsigned in {last}")
+        click.echo(f"{row['name']}\t{kind}\tadded {created}\t{session}")
 
 
 @user.command("remove")
