@@ -33,6 +33,14 @@ class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type
 
 
 REQUIRED_FIELDS = ("name", "role", "company")
+# Every key the story format defines; files may carry others, which are kept as they are.
+FRONT_MATTER_KEYS = frozenset(
+    {
+        "name", "role", "company", "location", "title", "quote", "photo", "photo_alt",
+        "photo_focus", "kind", "tags", "date", "publish", "expires", "status", "consent",
+        "submitted_by", "duration", "featured",
+    }
+)  # fmt: skip
 KINDS = ("story", "thank-you")
 STATUSES = ("pending", "approved", "rejected")
 PLACES = ("hallway", "intranet")

@@ -27,7 +27,7 @@ from flask import (
 
 from .. import moderation as mod
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
-from ..stories import PLACES, SLUG_RE, Story, load_story
+from ..stories import FRONT_MATTER_KEYS, PLACES, SLUG_RE, Story, load_story
 from . import get_db, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
@@ -36,27 +36,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 REASON_MAX_CHARS = 1000
 # Front-matter keys the story page shows as fields; any others are listed as they are.
-KNOWN_KEYS = {
-    "name",
-    "role",
-    "company",
-    "location",
-    "title",
-    "quote",
-    "photo",
-    "photo_alt",
-    "photo_focus",
-    "kind",
-    "tags",
-    "date",
-    "publish",
-    "expires",
-    "status",
-    "consent",
-    "submitted_by",
-    "duration",
-    "featured",
-}
+KNOWN_KEYS = FRONT_MATTER_KEYS
 
 
 @bp.before_request
