@@ -553,6 +553,8 @@
   function clockTick() {
     checkHours();
     checkReload();
+    // Nothing here reads them, and the browser would keep hundreds.
+    if (performance.clearResourceTimings) performance.clearResourceTimings();
   }
 
   // Keep a copy of this page and what it needs, for a reload while the server is away.

@@ -402,7 +402,8 @@ def test_two_thousand_slides_leave_nothing_behind(browser, gallery, kiosks, caps
     cdp = kiosk.context.new_cdp_session(kiosk.page)
 
     def measure() -> dict[str, int]:
-        for _ in range(2):
+        kiosk.page.wait_for_timeout(300)  # let requests in flight (polls, heartbeats) finish
+        for _ in range(3):
             cdp.send("HeapProfiler.collectGarbage")
         heap = cdp.send("Runtime.getHeapUsage")
         dom = cdp.send("Memory.getDOMCounters")
@@ -415,17 +416,18 @@ def test_two_thousand_slides_leave_nothing_behind(browser, gallery, kiosks, caps
             **timers,
         }
 
+    # The first few hundred slides warm up what is bounded: compiled code, style
+    # caches, the browser's own timing buffers. From there on, nothing may grow.
     started = time.monotonic()
-    baseline = None
+    seen: dict[int, dict[str, int]] = {}
     for n in range(1, 2001):
         kiosk.advance(3000)
-        if n == 200:
-            baseline = measure()
-    end = measure()
-    assert baseline is not None
+        if n in (200, 500, 2000):
+            seen[n] = measure()
+    baseline, end = seen[500], seen[2000]
     with capsys.disabled():
         took = time.monotonic() - started
-        print(f"\n2,000 slides in {took:.0f} s: at 200 {baseline}, at 2,000 {end}")
+        print(f"\n2,000 slides in {took:.0f} s: {seen}")
     assert kiosk.slides >= 2000
     assert end["heap"] <= baseline["heap"] * 1.10, (baseline, end)
     for key in ("nodes", "listeners", "documents", "timeouts", "intervals"):
@@ -557,9 +559,12 @@ def test_office_hours_blank_the_screen(browser, gallery, kiosks) -> None:
     kiosk.page.wait_for_function("() => document.body.classList.contains('is-blank')")
     assert not kiosk.page.is_visible(".stage")
     blank_at = kiosk.slides
-    kiosk.page.clock.run_for(60 * 60 * 1000)  # no slides while dark
-    assert kiosk.slides == blank_at
-    kiosk.page.clock.run_for(11 * 60 * 60 * 1000)  # 07:00 the next morning
+    # Through the night, as a TV left alone: each timer fires once per jump.
+    kiosk.page.clock.fast_forward(60 * 60 * 1000)
+    kiosk.page.clock.run_for(60_000)
+    assert kiosk.slides == blank_at  # no slides while dark
+    kiosk.page.clock.fast_forward(11 * 60 * 60 * 1000)  # 07:01 the next morning
+    kiosk.page.clock.run_for(60_000)
     kiosk.wait_slides(blank_at)
     assert kiosk.page.is_visible(".slide.is-front")
 
