@@ -57,7 +57,7 @@
     fetchAgain: false,
     reloading: false
   };
-  var timers = { slide: 0, retry: 0, notice: 0 };
+  var timers = { slide: 0, retry: 0, notice: 0, again: 0 };
 
   // -- talking to the server -------------------------------------------------
 
@@ -452,6 +452,10 @@
     events.addEventListener("version", function () {
       state.retryMs = 1000;
       revalidate();
+      // Each server worker keeps its own index: the one that announced the
+      // change may be a moment ahead of the one that answers. Ask once more.
+      clearTimeout(timers.again);
+      timers.again = setTimeout(revalidate, 600);
     });
     events.onerror = function () {
       // Is it the server, or only the stream? The playlist fetch tells.
