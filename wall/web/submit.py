@@ -32,6 +32,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import moderation as mod
 from ..files import write_atomic
 from ..photos import PhotoError, portrait_colors, prepare_upload
+from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE
 from . import get_db, get_wall, today
 from .auth import current_user, refused_without_token, within_rate
@@ -40,7 +41,6 @@ bp = Blueprint("submit", __name__)
 
 STASH_RE = re.compile(r"^[0-9a-f]{32}$")
 STASH_HOURS = 24
-DEFAULT_UPLOAD_MB = 20
 # The form may be sent with a photo over the limit: reading (and dropping) it
 # lets us keep every field and say what is wrong, rather than answer 413 and
 # lose the lot. Beyond this many times the limit, the request is refused.
@@ -48,7 +48,9 @@ OVERSIZE_FACTOR = 4
 
 
 def upload_limit() -> int:
-    return int(float(current_app.config.get("MAX_UPLOAD_MB") or DEFAULT_UPLOAD_MB) * 1024 * 1024)
+    return int(
+        float(current_app.config.get("MAX_UPLOAD_MB") or DEFAULTS["MAX_UPLOAD_MB"]) * 1024 * 1024
+    )
 
 
 def stash_dir() -> Path:
