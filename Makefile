@@ -37,7 +37,11 @@ lint: install-test
 	$(BIN)/ruff check wall tests bench
 	$(BIN)/ruff format --check wall tests bench
 
+# The serving benchmark drives the server with wrk and compares gunicorn's
+# gthread workers with gevent's; both are installed here when missing.
 bench: install-test
+	$(BIN)/pip install --quiet -e '.[bench]'
+	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } || sudo apt-get install -y -qq wrk
 	$(BIN)/python -m bench
 
 clean:
