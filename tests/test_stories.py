@@ -11,7 +11,6 @@ import pytest
 
 from wall.stories import (
     FRONT_MATTER_KEYS,
-    Consent,
     is_ignored_name,
     load_story,
     render_markdown,
@@ -124,11 +123,6 @@ def test_visibility(write_story, fields, place, reason) -> None:
     story = _story(write_story, **fields)
     assert story.hidden_reason(place, TODAY) == reason
     assert story.is_visible(place, TODAY) is (reason is None)
-
-
-def test_consent_scope_is_a_set_of_known_places() -> None:
-    consent = Consent("Maria", dt.date(2026, 1, 1), frozenset({"hallway"}))
-    assert "intranet" not in consent.scope
 
 
 # -- rendering ------------------------------------------------------------------

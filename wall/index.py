@@ -185,14 +185,15 @@ class StoryIndex:
     def _read(self, slug: str, old: Entry | None) -> Entry | None:
         folder = self.root / slug
         single = self.root / f"{slug}.md"
-        if folder.is_dir():
+        is_bundle = folder.is_dir()
+        if is_bundle:
             source = folder / "index.md"
             shadowed = _stat(single)  # a single file with a bundle's slug is ignored
         else:
             source, shadowed = single, None
         source_stat = _stat(source)
         if source_stat is None:
-            if folder.is_dir():
+            if is_bundle:
                 problem = Problem(folder, "this folder has no index.md, so it is not a story yet")
                 return Entry((None, None, None), None, (problem,))
             return None

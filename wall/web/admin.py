@@ -26,9 +26,9 @@ from flask import (
 )
 
 from .. import moderation as mod
-from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
+from ..photos import RENDITION_TYPES, WIDTHS, PhotoError
 from ..stories import FRONT_MATTER_KEYS, PLACES, SLUG_RE, Story, load_story
-from . import get_db, get_wall, today
+from . import cards, get_db, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
 
@@ -68,28 +68,9 @@ def moderation_nav() -> dict[str, Any]:
 # -- photos and previews, for stories not (yet) on any screen ---------------------------------
 
 
-def photo_url(story: Story, width: int, fmt: str = "jpg") -> str | None:
-    if story.photo is None:
-        return None
-    try:
-        token = stat_token(story.photo)
-    except OSError:
-        return None
-    return url_for("admin.photo", slug=story.slug, token=token, width=width, fmt=fmt)
-
-
 def photo_sources(story: Story) -> dict[str, Any] | None:
     """As cards.photo_sources, from the moderators' photo route: it serves any story."""
-    if photo_url(story, WIDTHS[0]) is None:
-        return None
-    return {
-        "src": photo_url(story, 960),
-        "webp": ", ".join(f"{photo_url(story, w, 'webp')} {w}w" for w in WIDTHS),
-        "jpeg": ", ".join(f"{photo_url(story, w, 'jpg')} {w}w" for w in WIDTHS),
-        "alt": story.photo_alt or f"Photo of {story.name}",
-        "focus": list(story.photo_focus),
-        "position": f"{story.photo_focus[0] * 100:.0f}% {story.photo_focus[1] * 100:.0f}%",
-    }
+    return cards.photo_sources(story, endpoint="admin.photo")
 
 
 @bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")

@@ -11,7 +11,7 @@ from ..rotation import seconds_on_screen
 from ..stories import Story
 
 
-def _photo_prefix(story: Story) -> str | None:
+def _photo_prefix(story: Story, endpoint: str = "intranet.photo") -> str | None:
     """`/photos/<slug>/<token>/`: one stat and one URL build per story, not per size."""
     if story.photo is None:
         return None
@@ -19,19 +19,17 @@ def _photo_prefix(story: Story) -> str | None:
         token = stat_token(story.photo)
     except OSError:
         return None  # removed since the index read it; the watcher will catch up
-    return url_for("intranet.photo", slug=story.slug, token=token, width=0, fmt="jpg")[
-        : -len("0.jpg")
-    ]
+    url = url_for(endpoint, slug=story.slug, token=token, width=0, fmt="jpg")
+    return url.removesuffix("0.jpg")
 
 
-def photo_url(story: Story, width: int, fmt: str = "jpg") -> str | None:
-    prefix = _photo_prefix(story)
-    return None if prefix is None else f"{prefix}{width}.{fmt}"
+def photo_sources(story: Story, endpoint: str = "intranet.photo") -> dict[str, Any] | None:
+    """URLs of a story's photo renditions, for <picture>, srcset and the kiosk.
 
-
-def photo_sources(story: Story) -> dict[str, Any] | None:
-    """URLs of a story's photo renditions, for <picture>, srcset and the kiosk."""
-    prefix = _photo_prefix(story)
+    `endpoint` is the photo route to point at: the moderators' route serves
+    photos of stories not yet on any screen.
+    """
+    prefix = _photo_prefix(story, endpoint)
     if prefix is None:
         return None
     return {
