@@ -273,6 +273,10 @@ def init_app(app) -> None:  # type: ignore[no-untyped-def]
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = LOGIN_MAX_AGE
+    # Send the cookie only when the session changes. Re-sending it on every
+    # request lets a slow request that read the session earlier (the preview
+    # frame's playlist, say) overwrite a newer cookie, and lose a flash message.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.register_blueprint(bp)
     app.register_error_handler(CSRFError, refused_without_token)
 
