@@ -122,7 +122,7 @@ def csrf_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-
 def moderator(app) -> tuple[str, str]:
     """A moderator account (a fast hash: the tests do not need a slow one)."""
     name, password = MODERATOR
-    app.extensions["storywall.db"].add_user(
+    app.extensions["storywall"].db.add_user(
         name, generate_password_hash(password, method="pbkdf2:sha256:1000")
     )
     return name, password

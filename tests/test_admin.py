@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests.conftest import MODERATOR, csrf_token, story_text
 from tests.test_submit import fields, post
-from wall import moderation as mod
+from wall.storage import read_story_file
 
 TODAY = dt.date.today()
 
@@ -29,7 +29,7 @@ def submitted(app, client, stories: Path) -> Path:
 
 
 def token(path: Path) -> str:
-    return mod.read_story_file(path).token
+    return read_story_file(path).token
 
 
 def act(admin_client, slug: str, action: str, path: Path | None = None, **data: str):  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def slugs(client) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def audit(app, slug: str | None = None) -> list[tuple[str, str, str]]:
-    rows = app.extensions["storywall.db"].audit_log(slug)
+    rows = app.extensions["storywall"].db.audit_log(slug)
     return [(r["actor"], r["action"], r["detail"]) for r in rows]
 
 
@@ -346,7 +346,7 @@ def test_all_stories_problems_screens_and_audit(
     (stories / "broken.md").write_text("---\nname: Broken\nrole: [oops\n---\n")
     index = app.extensions["storywall"].index
     index.rescan()
-    db = app.extensions["storywall.db"]
+    db = app.extensions["storywall"].db
     db.record_heartbeat("lobby", story="maria", playlist="abc", uptime=7200, shown={"maria": 3})
     db.record_heartbeat("canteen", story=None, playlist=None, uptime=60, shown={}, now=0)
 

@@ -117,7 +117,7 @@ def test_sign_out_ends_the_session_even_for_a_copied_cookie(app, admin_client) -
 
 
 def test_removing_a_moderator_ends_their_sessions(app, admin_client) -> None:
-    app.extensions["storywall.db"].remove_user(MODERATOR[0])
+    app.extensions["storywall"].db.remove_user(MODERATOR[0])
     assert admin_client.get("/admin/").status_code == 303
 
 

@@ -35,7 +35,7 @@ def test_heartbeats_from_any_worker_land_in_one_place(two_workers) -> None:
     beat(two, shown={"maria": 1})  # lobby again, through the other worker
 
     for app in two_workers:
-        db = app.extensions["storywall.db"]
+        db = app.extensions["storywall"].db
         screens = {row["name"]: row for row in db.screens()}
         assert set(screens) == {"lobby", "cafe"}
         assert screens["cafe"]["story"] == "dev" and screens["lobby"]["playlist"] == "abc"
@@ -54,7 +54,7 @@ def test_a_kiosk_needs_no_session_or_csrf_token(app, write_story) -> None:
 
 def test_a_screen_without_a_name_is_known_by_its_address(client) -> None:
     assert beat(client, screen="").status_code == 200
-    names = [row["name"] for row in client.application.extensions["storywall.db"].screens()]
+    names = [row["name"] for row in client.application.extensions["storywall"].db.screens()]
     assert names == ["unnamed 127.0.0.1"]
 
 
@@ -70,7 +70,7 @@ def test_a_screen_without_a_name_is_known_by_its_address(client) -> None:
 def test_junk_is_refused(client, junk: bytes) -> None:
     response = client.post("/api/heartbeat", data=junk, content_type="application/json")
     assert response.status_code == 400 and "error" in response.get_json()
-    assert client.application.extensions["storywall.db"].screens() == []
+    assert client.application.extensions["storywall"].db.screens() == []
 
 
 def test_a_form_post_is_refused(client) -> None:
@@ -94,7 +94,7 @@ def test_junk_fields_are_cleaned_not_fatal(client, write_story, index) -> None:
         shown={"maria": 2, "ghost": 4, "dev": -1, "x": "many", "y": 10**9, "z": True},
     )
     assert response.status_code == 200
-    db = client.application.extensions["storywall.db"]
+    db = client.application.extensions["storywall"].db
     row = db.screens()[0]
     assert len(row["story"]) == 200 and row["uptime"] == 0.0
     # Only real stories, counted sensibly, are kept.
@@ -107,7 +107,7 @@ def test_shown_is_a_json_object_or_nothing(client, write_story, index) -> None:
     index.rescan()
     assert beat(client, shown=["maria"]).status_code == 200
     assert beat(client, shown=None).status_code == 200
-    assert client.application.extensions["storywall.db"].display_counts("maria") == (0, 0)
+    assert client.application.extensions["storywall"].db.display_counts("maria") == (0, 0)
 
 
 def test_the_story_page_says_how_often_it_was_shown(client, write_story, index) -> None:
@@ -122,7 +122,7 @@ def test_the_story_page_says_how_often_it_was_shown(client, write_story, index) 
 
 
 def test_a_silent_screen_is_flagged(admin_client) -> None:
-    db = admin_client.application.extensions["storywall.db"]
+    db = admin_client.application.extensions["storywall"].db
     db.record_heartbeat(
         "old-tv", story=None, playlist=None, uptime=5, shown={}, now=time.time() - 181
     )

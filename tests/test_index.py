@@ -107,9 +107,9 @@ def test_one_edit_reads_one_file(stories, write_story, monkeypatch) -> None:
     reads: list[Path] = []
     real = index_module.load_story
 
-    def counting(path, root=None):
+    def counting(path, root=None, **options):
         reads.append(path)
-        return real(path, root)
+        return real(path, root, **options)
 
     monkeypatch.setattr(index_module, "load_story", counting)
     write_story("story-7", role="DBA")
@@ -175,9 +175,9 @@ def test_a_restart_reuses_what_did_not_change(stories, write_story, tmp_path, mo
     reads: list[Path] = []
     real = index_module.load_story
 
-    def counting(path, root=None):
+    def counting(path, root=None, **options):
         reads.append(path)
-        return real(path, root)
+        return real(path, root, **options)
 
     monkeypatch.setattr(index_module, "load_story", counting)
     index = StoryIndex(stories)

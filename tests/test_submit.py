@@ -138,7 +138,7 @@ def test_a_story_is_saved_pending_and_the_thanks_page_says_what_next(
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Maria Alvarez" in thanks and "What happens next" in thanks
     assert "moderator" in thanks and "sam.ortiz@example.com" in thanks
-    entry = app.extensions["storywall.db"].audit_log("maria-alvarez")[0]
+    entry = app.extensions["storywall"].db.audit_log("maria-alvarez")[0]
     assert entry["action"] == "submitted" and "Sam Ortiz" in entry["actor"]
 
 

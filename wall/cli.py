@@ -9,14 +9,18 @@ from pathlib import Path
 
 import click
 
+from .core import Wall
 from .files import write_atomic
-from .index import StoryIndex
-from .settings import load_settings
+from .settings import Settings, SettingsError, load_settings
 from .stories import slugify
 
 
-def _settings(**overrides: object) -> dict[str, object]:
-    return load_settings({k: v for k, v in overrides.items() if v is not None})
+def _settings(**overrides: object) -> Settings:
+    """Every setting; a bad one stops the command with one line saying which and why."""
+    try:
+        return load_settings({k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,12 +111,12 @@ def serve(
 @click.pass_obj
 def check(obj: dict, folder: Path | None) -> None:
     """Validate every story in FOLDER (default: the stories folder); exit 1 on any problem."""
-    settings = _settings(**obj)
-    root = folder or Path(str(settings["STORIES_DIR"]))
+    settings = _settings(**obj, STORIES_DIR=str(folder) if folder else None, WATCH="off")
+    root = settings.stories_dir
     if not root.is_dir():
-        raise click.ClickException(f"no stories folder at {root}")
+        raise click.ClickException(f"no stories folder at {root.absolute()}")
     logging.getLogger("wall").setLevel(logging.ERROR)  # problems are printed below, once
-    index = StoryIndex(root)
+    index = Wall.from_settings(settings).index
     index.rescan()
     problems = index.problems()
     for problem in problems:
@@ -334,20 +338,14 @@ def photos(obj: dict, folder: Path | None, jobs: int | None) -> None:
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from .core import Wall
     from .photos import PhotoError
 
-    settings = _settings(**obj)
-    root = folder or Path(str(settings["STORIES_DIR"]))
+    settings = _settings(**obj, STORIES_DIR=str(folder) if folder else None, WATCH="off")
+    root = settings.stories_dir
     if not root.is_dir():
-        raise click.ClickException(f"no stories folder at {root}")
+        raise click.ClickException(f"no stories folder at {root.absolute()}")
     logging.getLogger("wall").setLevel(logging.ERROR)  # problems are printed below, once
-    wall = Wall(
-        root,
-        Path(str(settings["INSTANCE_PATH"])),
-        watch="off",
-        max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
-    )
+    wall = Wall.from_settings(settings)
     wall.load()
     missing = [p for p in wall.index.problems() if p.field == "photo"]
     sources = sorted({s.photo for s in wall.index.stories() if s.photo is not None})

@@ -1,15 +1,26 @@
-"""The wall as one process sees it: the story index, its watcher and the photo cache."""
+"""The wall as one process sees it: the story index, its watcher, the photo cache,
+the database, and the moderation service that changes stories.
+
+`Wall.from_settings()` is the one constructor: the web app, `storywall check`,
+`photos` and `user` all build the wall the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from .db import Database
 from .index import StoryIndex
+from .moderation import Moderation
 from .photos import PhotoCache
+from .settings import Settings
+from .stories import DEFAULT_LIMITS, StoryLimits
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -26,8 +37,9 @@ class Wall:
         watch: str = "auto",
         rescan_every: float = 300.0,
         max_pixels: int = 50_000_000,
+        limits: StoryLimits = DEFAULT_LIMITS,
     ) -> None:
-        self.index = StoryIndex(Path(stories_dir).absolute())
+        self.index = StoryIndex(Path(stories_dir).absolute(), limits=limits)
         self.instance_dir = Path(instance_dir)
         self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
         self.watch = watch
@@ -39,6 +51,27 @@ class Wall:
         # Whether this process still serves; gunicorn's worker tells us when it stops.
         self.serving: Callable[[], bool] = lambda: not self._stopped
         self._stopped = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings | Mapping[str, Any]) -> Wall:
+        return cls(
+            Path(settings["STORIES_DIR"]),
+            Path(settings["INSTANCE_PATH"]),
+            watch=str(settings["WATCH"]),
+            rescan_every=float(settings["RESCAN_SECONDS"]),
+            max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
+            limits=settings.story_limits if isinstance(settings, Settings) else DEFAULT_LIMITS,
+        )
+
+    @cached_property
+    def db(self) -> Database:
+        """The instance's database, opened (and created) on first use."""
+        return Database(self.instance_dir / "storywall.db")
+
+    @cached_property
+    def moderation(self) -> Moderation:
+        """Every change to a story, each as one whole action."""
+        return Moderation(self.index, self.db)
 
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")

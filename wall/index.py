@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import write_atomic
-from .stories import Problem, Story, load_story, slug_for_path, story_sources
+from .folder import StoryFolder
+from .stories import DEFAULT_LIMITS, Problem, Story, StoryLimits, load_story
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,16 @@ def _stat(path: Path) -> Stat | None:
 class StoryIndex:
     """All stories under `root`, re-read as their files change."""
 
-    def __init__(self, root: Path, *, today: Callable[[], dt.date] = dt.date.today) -> None:
-        self.root = Path(root)
+    def __init__(
+        self,
+        root: Path,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
+        limits: StoryLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.folder = StoryFolder(root)
+        self.root = self.folder.root
+        self.limits = limits
         self.today = today
         self.version = 0
         self.loaded = False
@@ -122,7 +131,7 @@ class StoryIndex:
 
     def rescan(self) -> bool:
         """Compare the whole folder with the index; re-read only what differs."""
-        on_disk = set(story_sources(self.root))
+        on_disk = set(self.folder.slugs())
         with self._lock:
             known = set(self._entries)
         return self.refresh(on_disk | known)
@@ -131,7 +140,7 @@ class StoryIndex:
         """Re-read the stories that changed paths belong to."""
         slugs: set[str] = set()
         for path in paths:
-            slug = slug_for_path(self.root, path)
+            slug = self.folder.slug_for_path(path)
             if slug is not None:
                 slugs.add(slug)
             else:
@@ -183,18 +192,16 @@ class StoryIndex:
                     del self._photo_owners[entry.story.photo]
 
     def _read(self, slug: str, old: Entry | None) -> Entry | None:
-        folder = self.root / slug
-        single = self.root / f"{slug}.md"
-        is_bundle = folder.is_dir()
-        if is_bundle:
-            source = folder / "index.md"
-            shadowed = _stat(single)  # a single file with a bundle's slug is ignored
-        else:
-            source, shadowed = single, None
+        source, is_bundle, single = self.folder.source(slug)
+        shadowed = (
+            _stat(single) if single else None
+        )  # a single file with a bundle's slug is ignored
         source_stat = _stat(source)
         if source_stat is None:
             if is_bundle:
-                problem = Problem(folder, "this folder has no index.md, so it is not a story yet")
+                problem = Problem(
+                    source.parent, f"this folder has no {source.name}, so it is not a story yet"
+                )
                 return Entry((None, None, None), None, (problem,))
             return None
         photo = old.story.photo if old is not None and old.story is not None else None
@@ -204,18 +211,21 @@ class StoryIndex:
         if old is not None and old.story is not None and old.signature == signature:
             return old
         try:
-            story, problems = load_story(source, self.root)
+            story, problems = load_story(source, self.root, limits=self.limits)
         except Exception as exc:
             # A file that trips the parser in a way nobody foresaw must cost
             # that one story, never the index or the watcher thread.
             log.exception("unexpected error reading %s", source)
             story, problems = None, [Problem(source, f"could not be read: {exc!r}")]
-        if shadowed is not None:
+        if shadowed is not None and single is not None:
             problems.append(Problem(single, f"the bundle {slug}/ has the same slug; file ignored"))
         if story is not None and story.photo is not None:
             signature = (source_stat, shadowed, _stat(story.photo))
-        for problem in problems:
-            log.warning("skipping story: %s", problem)
+        if old is None or list(old.problems) != problems:
+            # Once per new problem: a file with problems is re-read on every
+            # rescan, and each forked worker rescans what its parent logged.
+            for problem in problems:
+                log.warning("skipping story: %s", problem)
         return Entry(signature, story, tuple(problems))
 
     def _bump(self) -> None:

@@ -3,17 +3,133 @@
 Each one can be set as an environment variable with the ``WALL_`` prefix
 (``WALL_STORIES_DIR``), or as a lowercase key in ``config.toml`` in the
 instance folder. The README's settings table is checked against this list.
+
+Settings are parsed once, at start-up, into the types they are used as: a
+bad value stops `storywall serve` with one clear line, instead of failing
+every request that reads it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .stories import StoryLimits
+
+
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; the message names it and says why."""
+
+
+Parse = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict | list | bool):
+        raise ValueError("must be text")
+    return "" if value is None else str(value)
+
+
+def _number(low: float, high: float, *, whole: bool = True) -> Parse:
+    def parse(value: Any) -> int | float:
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value.strip())
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and whole and float(value) != int(value):
+            ok = False
+        if not ok or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            raise ValueError(f"must be {kind} from {low:g} to {high:g}")
+        return int(value) if whole else float(value)
+
+    return parse
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*options: str) -> Parse:
+    def parse(value: Any) -> str:
+        text = str(value).strip().casefold()
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _optional_flag(value: Any) -> str | bool:
+    """'auto', or true/false."""
+    if isinstance(value, str) and value.strip().casefold() == "auto":
+        return "auto"
+    return _flag(value)
+
+
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(text: Any) -> tuple[int, int]:
+    """'10/minute' -> (10, 60); '5/30' -> 5 per 30 seconds: a count and its window."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:/|per)\s*(\d*)\s*([a-z]*?)s?\s*", str(text).lower())
+    if not match or (match[3] and match[3] not in RATE_PERIODS) or not (match[2] or match[3]):
+        raise ValueError("must be a rate like 10/minute")
+    seconds = int(match[2] or 1) * RATE_PERIODS.get(match[3] or "second", 1)
+    if int(match[1]) < 1:
+        raise ValueError("must allow at least 1")
+    return int(match[1]), max(seconds, 1)
+
+
+def _rate(value: Any) -> str:
+    parse_rate(value)
+    return str(value).strip()
+
+
+def _clock_time(value: Any) -> str:
+    text = str(value or "").strip()
+    if text and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", text):
+        raise ValueError("must be a time like 03:30, or empty for never")
+    return text
+
+
+def _networks(value: Any) -> str:
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    for item in items:
+        if str(item).strip():
+            try:
+                ipaddress.ip_network(str(item).strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{str(item).strip()!r} is not an address or network") from None
+    return ", ".join(str(i).strip() for i in items if str(i).strip())
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a table, like [screens.lobby] in config.toml")
+    return value
+
+
+def _url(value: Any) -> str:
+    text = _text(value).strip().rstrip("/")
+    if text and not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError("must be an http(s) URL like https://wall.example.com")
+    return text
 
 
 @dataclass(frozen=True)
@@ -21,6 +137,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    parse: Parse = _text
 
     @property
     def env(self) -> str:
@@ -40,41 +157,84 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Signs session cookies. When unset, one is generated into the instance folder.",
     ),
-    Setting("WATCH", "auto", "How to notice changes: auto (inotify, else polling), poll, or off."),
-    Setting("RESCAN_SECONDS", 300, "Full rescan of the stories folder, as a safety net."),
-    Setting("SLIDE_MIN_SECONDS", 8, "Shortest time a story stays on a hallway screen."),
-    Setting("SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen."),
-    Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall."),
+    Setting(
+        "WATCH",
+        "auto",
+        "How to notice changes: auto (inotify, else polling), poll, or off.",
+        _choice("auto", "poll", "off"),
+    ),
+    Setting(
+        "RESCAN_SECONDS",
+        300,
+        "Full rescan of the stories folder, as a safety net.",
+        _number(1, 86400),
+    ),
+    Setting(
+        "SLIDE_MIN_SECONDS", 8, "Shortest time a story stays on a hallway screen.", _number(1, 600)
+    ),
+    Setting(
+        "SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen.", _number(1, 600)
+    ),
+    Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall.", _number(1, 500)),
     Setting(
         "SCREENS",
         {},
         "Named hallway screens (tags, kinds, interval, orientation, group, hours); "
         "best set as [screens.NAME] tables in config.toml.",
+        _table,
     ),
-    Setting("RELOAD_AT", "03:30", "Local time each kiosk reloads itself, once the server answers."),
-    Setting("HEARTBEAT_SECONDS", 60, "How often each kiosk reports that it is alive."),
-    Setting("SCREEN_STALE_SECONDS", 180, "A screen not heard from for this long is flagged."),
+    Setting(
+        "RELOAD_AT",
+        "03:30",
+        "Local time each kiosk reloads itself, once the server answers.",
+        _clock_time,
+    ),
+    Setting(
+        "HEARTBEAT_SECONDS", 60, "How often each kiosk reports that it is alive.", _number(5, 3600)
+    ),
+    Setting(
+        "SCREEN_STALE_SECONDS",
+        180,
+        "A screen not heard from for this long is flagged.",
+        _number(10, 86400 * 7),
+    ),
     Setting(
         "PUBLIC_URL",
         "",
         "Base URL of the intranet for QR codes on the kiosk, e.g. https://wall.example.com; "
         "default: the URL the kiosk itself uses.",
+        _url,
     ),
     Setting(
         "MAX_PHOTO_PIXELS",
         50_000_000,
         "Largest photo accepted, in pixels, checked before decoding.",
+        _number(1_000_000, 500_000_000),
     ),
     Setting(
         "MAX_UPLOAD_MB",
         25,
         "Largest request accepted, in MB (a photo upload); anything bigger is answered 413.",
+        _number(1, 1024, whole=False),
+    ),
+    Setting(
+        "MAX_FRONT_MATTER_KB",
+        64,
+        "Largest front matter a story file may have, in KB; a bigger file is reported, not shown.",
+        _number(1, 10_240),
+    ),
+    Setting(
+        "MAX_BODY_KB",
+        1024,
+        "Largest story body, in KB; a bigger file is reported, not shown.",
+        _number(1, 102_400),
     ),
     Setting(
         "SUBMIT_REQUIRES_LOGIN",
         False,
         "Only signed-in people may submit stories (single sign-on or a moderator account); "
         "by default anyone who can reach the intranet may.",
+        _flag,
     ),
     Setting(
         "SSO_HEADER",
@@ -87,30 +247,94 @@ SETTINGS: tuple[Setting, ...] = (
         "127.0.0.1, ::1",
         "Addresses or networks of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto "
         "and single sign-on header are believed.",
+        _networks,
     ),
     Setting(
         "SESSION_COOKIE_SECURE",
         "auto",
         "Mark the session cookie Secure: auto (when the request came over HTTPS), true, false.",
+        _optional_flag,
     ),
     Setting(
         "LOGIN_RATE_LIMIT",
         "10/minute",
         "Sign-in attempts allowed per client address, as COUNT/second|minute|hour|day.",
+        _rate,
     ),
     Setting(
         "SUBMIT_RATE_LIMIT",
         "30/hour",
         "Story form posts (previews and submissions) allowed per client address.",
+        _rate,
     ),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings(Mapping[str, Any]):
+    """Every setting, parsed into its type; read as ``settings["PAGE_SIZE"]``.
+
+    Keys that are not settings (Flask's own, a test's) pass through as given.
+    """
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def stories_dir(self) -> Path:
+        return Path(self._values["STORIES_DIR"])
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self._values["INSTANCE_PATH"])
+
+    @property
+    def story_limits(self) -> StoryLimits:
+        """What one story file may cost to read."""
+        return StoryLimits(
+            front_matter_bytes=int(self._values["MAX_FRONT_MATTER_KB"]) * 1024,
+            body_bytes=int(self._values["MAX_BODY_KB"]) * 1024,
+        )
+
+
+def parse_settings(raw: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> Settings:
+    """Check and convert every setting; raise SettingsError naming each bad one."""
+    sources = sources or {}
+    values = dict(raw)
+    errors = []
+    for name, setting in _BY_NAME.items():
+        value = values.get(name, setting.default)
+        if value is None:
+            continue
+        try:
+            values[name] = setting.parse(value)
+        except ValueError as exc:
+            where = sources.get(name, setting.env)
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            errors.append(f"{where}: {exc}, not {shown}")
+    if not errors:
+        low, high = values["SLIDE_MIN_SECONDS"], values["SLIDE_MAX_SECONDS"]
+        if low > high:
+            errors.append(f"SLIDE_MIN_SECONDS ({low}) is more than SLIDE_MAX_SECONDS ({high})")
+    if errors:
+        raise SettingsError("bad setting: " + "; ".join(errors))
+    return Settings(values)
 
 
 def load_settings(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+) -> Settings:
     """Every setting's value: defaults, then the instance config.toml, then WALL_*
     environment variables (what an operator sets for one run wins over the
     file), then `overrides` (command-line options, tests).
@@ -125,13 +349,18 @@ def load_settings(
         or DEFAULTS["INSTANCE_PATH"]
     ).absolute()
     settings = dict(DEFAULTS)
-    settings.update(read_config_file(instance / "config.toml"))
+    config = instance / "config.toml"
+    from_file = read_config_file(config)
+    settings.update(from_file)
+    sources = {key: f"{key.lower()} in {config}" for key in from_file}
     for key, raw in environ.items():
         if key.startswith("WALL_"):
             settings[key[5:]] = _parse_env(raw)
+            sources[key[5:]] = key
     settings.update(overrides)
+    sources.update({key: key for key in overrides})
     settings["INSTANCE_PATH"] = str(instance)
-    return settings
+    return parse_settings(settings, sources)
 
 
 def _parse_env(raw: str) -> Any:
@@ -149,4 +378,6 @@ def read_config_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except FileNotFoundError:
         return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
     return {key.upper(): value for key, value in data.items()}

@@ -1,17 +1,15 @@
 """Story files: read one customer story from disk, validate it, render it.
 
-A story is a Markdown file with YAML front matter, either a bundle
-``stories/<slug>/index.md`` with its photos beside it or a single file
-``stories/<slug>.md``.  Parsing never raises for bad content: it returns the
-problems found, each with the file, the line where known, and the field.
+A story is a Markdown file with YAML front matter, a bundle with its photos
+beside it or a single file (the layout is wall.folder's). Parsing never
+raises for bad content: it returns the problems found, each with the file,
+the line where known, and the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +18,9 @@ from typing import Any
 import nh3
 import yaml
 from markdown_it import MarkdownIt
+
+from .folder import is_bundle_file, outside_reason, root_of, story_slug
+from .frontmatter import NoFrontMatter, content_token, split_text
 
 
 class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -32,7 +33,6 @@ class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type
     }
 
 
-REQUIRED_FIELDS = ("name", "role", "company")
 # Every key the story format defines; files may carry others, which are kept as they are.
 FRONT_MATTER_KEYS = frozenset(
     {
@@ -49,7 +49,6 @@ DEFAULT_FOCUS = (0.5, 0.4)  # faces sit above the middle of most portraits
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SAFE_URL_SCHEMES = {"http", "https", "mailto"}
 
-_FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _ALLOWED_TAGS = {
     "p",
     "br",
@@ -85,6 +84,24 @@ def render_markdown(text: str) -> str:
         url_schemes=SAFE_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
+
+
+@dataclass(frozen=True)
+class StoryLimits:
+    """What one story file may cost to read: every one is a stranger's to set."""
+
+    front_matter_bytes: int = 64 * 1024
+    body_bytes: int = 1024 * 1024
+    # Nodes in the front matter once YAML aliases are expanded: a story has
+    # tens; an "alias bomb" of a kilobyte would expand to billions.
+    expanded_nodes: int = 10_000
+
+    @property
+    def file_bytes(self) -> int:
+        return self.front_matter_bytes + self.body_bytes + 16  # and the fences
+
+
+DEFAULT_LIMITS = StoryLimits()
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,7 @@ class Story:
     submitted_by: str = ""
     duration: int | None = None
     featured: bool = False
+    token: str = ""  # names the exact bytes read; an edit form carries it
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def hidden_reason(self, place: str, today: dt.date) -> str | None:
@@ -169,7 +187,7 @@ class Story:
 
     @property
     def is_bundle(self) -> bool:
-        return self.source.name == "index.md"
+        return is_bundle_file(self.source)
 
     @property
     def tv_line(self) -> str:
@@ -229,29 +247,31 @@ def _shorten(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def story_slug(path: Path) -> str:
-    """The slug a story file is known by: its bundle folder or its file stem."""
-    return path.parent.name if path.name == "index.md" else path.stem
-
-
 def load_story(
-    path: Path, root: Path | None = None, *, data: bytes | None = None
+    path: Path,
+    root: Path | None = None,
+    *,
+    data: bytes | None = None,
+    limits: StoryLimits | None = None,
 ) -> tuple[Story | None, list[Problem]]:
     """Read one story file; return the story, or None and what is wrong with it.
 
     With `data`, parse those bytes as if they were the file at `path`: how an
     edit is checked before it is written, against the photos beside it.
     """
-    return _StoryReader(path, root, data).read()
+    return _StoryReader(path, root, data, limits or DEFAULT_LIMITS).read()
 
 
 class _StoryReader:
     """Reads one file, collecting every problem rather than stopping at the first."""
 
-    def __init__(self, path: Path, root: Path | None, data: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path, root: Path | None, data: bytes | None, limits: StoryLimits
+    ) -> None:
         self.path = path
         self.data = data
-        self.root = root or (path.parent.parent if path.name == "index.md" else path.parent)
+        self.limits = limits
+        self.root = root or root_of(path)
         self.problems: list[Problem] = []
         self.node: yaml.Node | None = None
         self.first_line = 2  # the front matter starts after the opening fence
@@ -284,10 +304,8 @@ class _StoryReader:
                 f"hyphens, for example '{_suggest_slug(slug)}'"
             )
             return None, self.problems
-        try:
-            raw = self.path.read_bytes() if self.data is None else self.data
-        except OSError as exc:
-            self.problem(f"cannot read the file: {exc.strerror or exc}")
+        raw = self.read_bytes()
+        if raw is None:
             return None, self.problems
         text = self.decode(raw)
         if text is None:
@@ -295,8 +313,31 @@ class _StoryReader:
         data, body = self.split(text)
         if data is None:
             return None, self.problems
-        story = self.build(slug, data, body)
+        story = self.build(slug, data, body, content_token(raw))
         return (None if self.problems else story), self.problems
+
+    def read_bytes(self) -> bytes | None:
+        """The file's bytes, if it is inside the stories folder and within its size limit."""
+        if self.data is not None:
+            raw = self.data
+        else:
+            outside = outside_reason(self.root, self.path)
+            if outside is not None:
+                self.problem(f"the story file {outside}", line=1)
+                return None
+            limit = self.limits.file_bytes
+            try:
+                with self.path.open("rb") as f:
+                    raw = f.read(limit + 1)  # never more than the limit, whatever the file says
+            except OSError as exc:
+                self.problem(f"cannot read the file: {exc.strerror or exc}")
+                return None
+        if len(raw) > self.limits.file_bytes:
+            self.problem(
+                f"the file is over {_size(self.limits.file_bytes)}; shorten the story", line=1
+            )
+            return None
+        return raw
 
     def decode(self, raw: bytes) -> str | None:
         if not raw.strip():
@@ -313,18 +354,33 @@ class _StoryReader:
             return None
 
     def split(self, text: str) -> tuple[dict[str, Any] | None, str]:
-        if not _FENCE.match(text):
-            self.problem("no front matter: the file must start with a line '---'", line=1)
+        try:
+            parts = split_text(text)
+        except NoFrontMatter as exc:
+            self.problem(exc.message, line=exc.line)
             return None, ""
-        closing = _FENCE.search(text, text.index("\n") + 1) if "\n" in text else None
-        if closing is None:
-            self.problem("the front matter is never closed: add a line '---' after it", line=1)
+        front, body = parts.front, parts.body
+        if len(front.encode()) > self.limits.front_matter_bytes:
+            self.problem(
+                f"the front matter is over {_size(self.limits.front_matter_bytes)}; "
+                "keep long text in the body",
+                line=1,
+            )
             return None, ""
-        front = text[text.index("\n") + 1 : closing.start()]
-        body = text[closing.end() :].lstrip("\r\n")
+        if len(body.encode()) > self.limits.body_bytes:
+            self.problem(f"the body is over {_size(self.limits.body_bytes)}; shorten it", line=1)
+            return None, ""
         loader = _FrontMatterLoader(front)
         try:
             self.node = loader.get_single_node()
+            if self.node is not None and not _within(self.node, self.limits.expanded_nodes):
+                self.problem(
+                    "the front matter uses YAML aliases (*name) that expand to more than "
+                    f"{self.limits.expanded_nodes:,} values, or refer to themselves; "
+                    "write the values out instead",
+                    line=1,
+                )
+                return None, ""
             data = loader.construct_document(self.node) if self.node is not None else None
         except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
             mark = getattr(exc, "problem_mark", None)
@@ -389,7 +445,7 @@ class _StoryReader:
         tags = (" ".join(str(v).split()).casefold() for v in value if v is not None)
         return tuple(dict.fromkeys(t for t in tags if t))
 
-    def build(self, slug: str, data: dict[str, Any], body: str) -> Story:
+    def build(self, slug: str, data: dict[str, Any], body: str, token: str) -> Story:
         name = self.text(data, "name", required=True)
         role = self.text(data, "role", required=True)
         company = self.text(data, "company", required=True)
@@ -427,6 +483,7 @@ class _StoryReader:
             submitted_by=self.text(data, "submitted_by"),
             duration=self.duration(data),
             featured=featured,
+            token=token,
             meta=data,
         )
 
@@ -444,6 +501,10 @@ class _StoryReader:
         path = self.path.parent / relative
         if not path.is_file():
             self.problem(f"photo not found: {value}", "photo")
+            return None
+        outside = outside_reason(self.root, path)
+        if outside is not None:
+            self.problem(f"{value} {outside}", "photo")
             return None
         return path
 
@@ -511,6 +572,52 @@ class _StoryReader:
         )
 
 
+class _TooBig(Exception):
+    pass
+
+
+def _within(root: yaml.Node, limit: int) -> bool:
+    """True when `root` has at most `limit` nodes with its aliases expanded.
+
+    An alias is the same node object met again, so sizes are counted once per
+    node (linear time, whatever the expansion); a node met again while it is
+    still being counted refers to itself.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise _TooBig
+        open_nodes.add(key)
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise _TooBig
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        return size(root) <= limit
+    except (_TooBig, RecursionError):
+        return False
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
 def _type_name(value: object) -> str:
     return {bool: "true/false", dict: "a block", list: "a list"}.get(
         type(value), type(value).__name__
@@ -527,68 +634,3 @@ def slugify(name: str) -> str:
 
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return _suggest_slug(ascii_name)
-
-
-# -- which files are stories ---------------------------------------------------
-
-_TEMP_SUFFIXES = (
-    "~",
-    ".swp",
-    ".swo",
-    ".swx",
-    ".tmp",
-    ".part",
-    ".partial",
-    ".crdownload",
-    ".bak",
-    ".orig",
-)
-
-
-def is_ignored_name(name: str) -> bool:
-    """True for names that are never stories: drafts, hidden and editor temp files."""
-    return (
-        name.startswith((".", "_", "#"))
-        or name.endswith(_TEMP_SUFFIXES)
-        or name == "4913"  # vim probes whether it may write in a folder with this name
-        or name.casefold() in {"readme.md", "license.md", "contributing.md"}
-    )
-
-
-def slug_for_path(root: Path, path: str | os.PathLike[str]) -> str | None:
-    """The slug whose story a changed path belongs to, or None if it is no story's.
-
-    Every story lives in one top-level entry of the stories folder, so the
-    first path component names it, whatever changed beneath.
-    """
-    try:
-        relative = Path(path).relative_to(root)
-    except ValueError:
-        return None
-    if not relative.parts:
-        return None
-    top = relative.parts[0]
-    if is_ignored_name(top) or any(is_ignored_name(part) for part in relative.parts[1:]):
-        return None
-    if len(relative.parts) == 1:
-        if top.endswith(".md"):
-            return top[:-3]
-        if "." not in top:
-            return top  # a bundle folder itself: created, moved or removed
-        return None
-    return top
-
-
-def story_sources(root: Path) -> Iterator[str]:
-    """Every slug with something on disk that could be a story."""
-    try:
-        entries = list(os.scandir(root))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if is_ignored_name(entry.name):
-            continue
-        if entry.is_dir():
-            yield entry.name
-        elif entry.name.endswith(".md"):
-            yield entry.name[:-3]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
@@ -11,6 +14,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..core import Wall
 from ..db import Database
+from ..moderation import Moderation
+from ..settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +33,65 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def init_app(app: Flask) -> None:
-    stories = Path(app.config["STORIES_DIR"])
-    wall = Wall(
-        stories,
-        Path(app.config["INSTANCE_PATH"]),
-        watch=str(app.config["WATCH"]),
-        rescan_every=float(app.config["RESCAN_SECONDS"]),
-        max_pixels=int(app.config["MAX_PHOTO_PIXELS"]),
-    )
-    wall.load()
-    app.extensions["storywall"] = wall
-    app.extensions["storywall.db"] = Database(Path(app.config["INSTANCE_PATH"]) / "storywall.db")
+PACKAGE_DIR = Path(__file__).parent.parent
 
-    from . import api, assets, intranet, kiosk
+
+def _asset_folder(name: str) -> str:
+    """templates/ and static/ sit in the package when installed, at the repo top in a checkout."""
+    installed = PACKAGE_DIR / name
+    return str(installed if installed.is_dir() else PACKAGE_DIR.parent / name)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the wall's web app; settings as `load_settings()` merges them.
+
+    Given a test config, the environment is not read: a test sees only what it set.
+    """
+    settings = load_settings(test_config, environ={} if test_config is not None else None)
+    instance = settings.instance_path
+    app = Flask(
+        "wall",
+        instance_path=str(instance),
+        template_folder=_asset_folder("templates"),
+        static_folder=_asset_folder("static"),
+    )
+    app.config.from_mapping(settings)
+    if "MAX_CONTENT_LENGTH" not in settings:
+        # Werkzeug refuses a bigger body before reading it: a 413, never a full disk.
+        app.config["MAX_CONTENT_LENGTH"] = int(float(settings["MAX_UPLOAD_MB"]) * 1024 * 1024)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+    init_app(app, settings)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A secret shared by every worker and kept across restarts, so sessions survive."""
+    path = instance / "secret_key"
+    if not path.exists():
+        tmp = instance / f".secret_key.{os.getpid()}"
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic: of two processes starting at once, one key wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    wall = Wall.from_settings(settings)
+    wall.load()
+    wall.db  # noqa: B018 -- opened now, before any request thread could race to open it
+    app.extensions["storywall"] = wall
+
+    from . import api, assets, filters, intranet, kiosk
 
     assets.init_app(app)
+    filters.init_app(app)
 
     app.register_blueprint(intranet.bp)
     app.register_blueprint(kiosk.bp)
@@ -96,7 +144,12 @@ def get_wall() -> Wall:
 
 def get_db() -> Database:
     """The instance's SQLite database: screens, audit log, users, rate limits."""
-    return current_app.extensions["storywall.db"]
+    return get_wall().db
+
+
+def get_moderation() -> Moderation:
+    """The service that makes every change to a story."""
+    return get_wall().moderation
 
 
 def today():  # type: ignore[no-untyped-def]

@@ -1,13 +1,13 @@
 """Moderation: the queue, every story, problems, screens and the audit log.
 
 Every route here is for moderators only (a before_request guard, so no route
-can forget it). Every change goes through wall.moderation, carries the token
-of the file the moderator saw, and is written to the audit log.
+can forget it). Views only translate: a form into a call to the moderation
+service (wall.moderation), which owns each whole action, and its answer or
+exception into a page.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -21,22 +21,27 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
 from .. import moderation as mod
-from ..photos import RENDITION_TYPES, WIDTHS, PhotoError
-from ..stories import FRONT_MATTER_KEYS, PLACES, SLUG_RE, Story, load_story
-from . import cards, get_db, get_wall, today
+from ..forms import (
+    EDIT_KEYS,
+    apply_choices,
+    edit_base,
+    edit_values,
+    form_value,
+    read_dates,
+    read_edit,
+)
+from ..stories import FRONT_MATTER_KEYS, PLACES, Story
+from . import cards, get_db, get_moderation, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
+from .filters import ago, duration, relative, when
+from .renditions import send_rendition
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-REASON_MAX_CHARS = 1000
-# Front-matter keys the story page shows as fields; any others are listed as they are.
-KNOWN_KEYS = FRONT_MATTER_KEYS
 
 
 @bp.before_request
@@ -50,18 +55,12 @@ def private(response):  # type: ignore[no-untyped-def]
     return response
 
 
-def pending_stories() -> list[Story]:
-    """The queue: stories waiting for a moderator, oldest first."""
-    waiting = [s for s in get_wall().index.stories() if s.status == "pending"]
-    return sorted(waiting, key=lambda s: (str(s.meta.get("submitted_at") or s.date or ""), s.slug))
-
-
 @bp.app_context_processor
 def moderation_nav() -> dict[str, Any]:
     moderator = current_moderator()
     return {
         "moderator": moderator,
-        "pending_count": len(pending_stories()) if moderator else 0,
+        "pending_count": len(get_moderation().pending()) if moderator else 0,
     }
 
 
@@ -76,15 +75,12 @@ def photo_sources(story: Story) -> dict[str, Any] | None:
 @bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")
 def photo(slug: str, token: str, width: int, fmt: str):
     """Send a rendition of any story's photo, for the preview."""
-    wall = get_wall()
-    found = wall.index.get(slug)
-    if found is None or found.photo is None or fmt not in RENDITION_TYPES or width not in WIDTHS:
+    found = get_wall().index.get(slug)
+    if found is None:
         abort(404)
-    try:
-        path = wall.photos.rendition(found.photo, width, fmt)
-    except (PhotoError, OSError):
-        abort(404)
-    return send_file(path, mimetype=RENDITION_TYPES[fmt], conditional=True, etag=True)
+    response = send_rendition(found, token, width, fmt)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/stories/<slug>/tv")
@@ -121,64 +117,23 @@ def preview_playlist(slug: str):
 
 def story_or_gone(slug: str) -> Story:
     """The story as it is on disk now, or a page saying it is gone."""
-    if not SLUG_RE.match(slug):
-        abort(404)
-    index = get_wall().index
-    index.refresh([slug])  # this worker may not have seen the latest edit yet
-    story = index.get(slug)
+    moderation = get_moderation()
+    story = moderation.current(slug)
     if story is None:
-        problems = [p for p in index.problems() if _slug_of(p.path) == slug]
+        problems = moderation.problems_of(slug)
         page = render_template("admin/gone.html", slug=slug, problems=problems)
         abort(make_response(page, 422 if problems else 404))
     return story
 
 
-def current_story(slug: str) -> Story | None:
-    """The story as it is on disk now, for an action; None if it is gone or unreadable."""
-    if not SLUG_RE.match(slug):
-        return None
-    index = get_wall().index
-    index.refresh([slug])
-    return index.get(slug)
-
-
-def _slug_of(path) -> str:  # type: ignore[no-untyped-def]
-    root = get_wall().index.root
-    try:
-        relative = path.relative_to(root)
-    except ValueError:
-        return ""
-    top = relative.parts[0] if relative.parts else ""
-    return top[:-3] if top.endswith(".md") else top
-
-
-def relative(path) -> str:  # type: ignore[no-untyped-def]
-    try:
-        return str(path.relative_to(get_wall().index.root.parent))
-    except ValueError:
-        return str(path)
-
-
-def as_on_disk(story: Story) -> tuple[Story, str]:
-    """The story parsed from the very bytes its token names: what a moderator sees
-    is exactly what their action applies to, even if the file changes meanwhile."""
-    try:
-        current = mod.read_story_file(story.source)
-    except mod.ModerationError:
-        return story, ""  # gone or unreadable: any action on it will say so
-    parsed, _ = load_story(story.source, get_wall().index.root, data=current.raw)
-    return (parsed, current.token) if parsed is not None else (story, "")
-
-
 @bp.get("/")
 def queue():
     """Show the stories waiting for a moderator, oldest first, each one click from approval."""
-    seen = [as_on_disk(s) for s in pending_stories()]
-    stories = [s for s, _ in seen]
+    stories = get_moderation().pending()
     return render_template(
         "admin/queue.html",
         stories=stories,
-        tokens={s.slug: token for s, token in seen},
+        tokens={s.slug: s.token for s in stories},
         would={s.slug: mod.where_it_would_show(s, today()) for s in stories},
         photo_sources=photo_sources,
         portrait=portrait,
@@ -209,21 +164,19 @@ def stories():
 @bp.get("/stories/<slug>")
 def story(slug: str):
     """Show one story as each screen will show it, with every action and its history."""
-    found = story_or_gone(slug)
-    return render_story(found)
+    return render_story(story_or_gone(slug))
 
 
 def render_story(found: Story, status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]
-    found, token = as_on_disk(found)
     shown, screens = get_db().display_counts(found.slug)
     extra.setdefault("dates", {"publish": found.publish or "", "expires": found.expires or ""})
     return render_template(
         "admin/story.html",
         story=found,
-        token=token,
+        token=found.token,
         where={p: found.hidden_reason(p, today()) for p in PLACES},
         would=mod.where_it_would_show(found, today()),
-        other_keys={k: v for k, v in found.meta.items() if k not in KNOWN_KEYS},
+        other_keys={k: v for k, v in found.meta.items() if k not in FRONT_MATTER_KEYS},
         path=relative(found.source),
         audit=get_db().audit_log(found.slug, limit=100),
         shown=shown,
@@ -254,133 +207,99 @@ def _where_now(story: Story) -> str:
 @bp.post("/stories/<slug>/<action>")
 def act(slug: str, action: str):
     """Approve, reject, unpublish, feature, schedule or withdraw consent for a story."""
+    moderation = get_moderation()
     who = current_moderator() or "?"
-    index = get_wall().index
-    found = current_story(slug)
-    if found is None:
-        flash(mod.GONE, "error")
-        return redirect(url_for("admin.queue"), code=303)
     form = request.form
-    detail = ""
-    if action == "approve":
-        changes = mod.approve_changes(who)
-    elif action == "reject":
-        reason = " ".join(form.get("reason", "").split())
-        if not reason:
-            flash("Give a reason for rejecting, so the next person knows why.", "error")
-            return redirect(url_for("admin.story", slug=slug, _anchor="reject"), code=303)
-        changes = mod.reject_changes(who, reason[:REASON_MAX_CHARS])
-        detail = reason[:REASON_MAX_CHARS]
-    elif action == "unpublish":
-        changes = mod.unpublish_changes()
-    elif action in ("feature", "unfeature"):
-        changes = {"featured": action == "feature"}
-    elif action == "dates":
-        result = mod.read_dates(form)
-        if not result.ok:
-            return render_story(found, 400, dates=result.values, date_errors=result.errors)
-        changes = {k: result.values[k] or None for k in ("publish", "expires")}
-        detail = ", ".join(f"{k} {v or 'none'}" for k, v in changes.items())
-    elif action == "withdraw":
-        try:
-            changes = mod.withdraw_consent_changes(found, today())
-        except mod.ModerationError as exc:
-            flash(exc.message, "error")
-            return _back(slug)
-        detail = " ".join(form.get("note", "").split())[:REASON_MAX_CHARS]
-    else:
-        abort(404)
+    token = form.get("token", "")
     try:
-        written, _ = mod.update_story(
-            found.source, changes, expected=form.get("token", ""), root=index.root
-        )
+        if action == "approve":
+            done = moderation.approve(slug, token, who)
+        elif action == "reject":
+            if not " ".join(form.get("reason", "").split()):
+                flash("Give a reason for rejecting, so the next person knows why.", "error")
+                return redirect(url_for("admin.story", slug=slug, _anchor="reject"), code=303)
+            done = moderation.reject(slug, token, who, form.get("reason", ""))
+        elif action == "unpublish":
+            done = moderation.unpublish(slug, token, who)
+        elif action in ("feature", "unfeature"):
+            done = moderation.feature(slug, token, who, action == "feature")
+        elif action == "dates":
+            result = read_dates(form)
+            if not result.ok:
+                found = story_or_gone(slug)
+                return render_story(found, 400, dates=result.values, date_errors=result.errors)
+            values = result.values
+            done = moderation.set_dates(
+                slug, token, who, values["publish"] or None, values["expires"] or None
+            )
+        elif action == "withdraw":
+            done = moderation.withdraw(slug, token, who, form.get("note", ""))
+        else:
+            abort(404)
     except mod.Conflict as exc:
-        index.refresh([slug])
         flash(exc.message + " Here is the current version; check it and try again.", "error")
         return redirect(url_for("admin.story", slug=slug), code=303)
     except mod.StoryGone as exc:
-        index.refresh([slug])
         flash(exc.message, "error")
         return redirect(url_for("admin.queue"), code=303)
     except mod.InvalidStory as exc:
         flash(f"Not saved: the file would have problems: {exc.message}", "error")
         return redirect(url_for("admin.story", slug=slug), code=303)
-    index.refresh([slug])
-    label = ACTION_LABELS[action]
-    get_db().audit(who, label, slug, detail)
-    flash(f"{written.name}: {label}. {_where_now(written)}.")
+    except mod.ModerationError as exc:
+        flash(exc.message, "error")
+        return _back(slug)
+    flash(f"{done.story.name}: {done.label}. {_where_now(done.story)}.")
     return _back(slug)
-
-
-ACTION_LABELS = {
-    "approve": "approved",
-    "reject": "rejected",
-    "unpublish": "unpublished",
-    "feature": "featured",
-    "unfeature": "no longer featured",
-    "dates": "dates set",
-    "withdraw": "consent withdrawn",
-}
 
 
 @bp.route("/stories/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):
-    """Edit a story's fields and body; refuse if the file changed since the form opened."""
-    index = get_wall().index
+    """Edit a story's fields and body; on a conflict, show both versions, field by field."""
     if request.method == "GET":
-        found, token = as_on_disk(story_or_gone(slug))
-        return render_edit(found, mod.edit_values(found), token)
-    found = current_story(slug)
+        found = story_or_gone(slug)
+        return render_edit(found, edit_values(found), found.token)
+    moderation = get_moderation()
+    found = moderation.current(slug)
     token = request.form.get("token", "")
     form = {**request.form.to_dict(), "consent_scope": request.form.getlist("consent_scope")}
     if found is None:
         return render_edit(None, form, token, slug=slug, status=410, gone=mod.GONE)
-    result = mod.read_edit(form, found, today())
-    if not result.ok:
-        return render_edit(found, result.values, token, errors=result.errors, status=400)
-    new_slug = result.values["slug"]
-    root = index.root
-    if new_slug != slug and ((root / new_slug).exists() or (root / f"{new_slug}.md").exists()):
-        errors = {"slug": f"Another story already uses '{new_slug}'. Choose another."}
-        return render_edit(found, result.values, token, errors=errors, status=409)
-    changes = mod.edit_changes(found, result.values)
-    try:
-        written, _ = mod.update_story(
-            found.source, changes, body=result.values["body"], expected=token, root=root
-        )
-    except mod.Conflict as exc:
-        index.refresh([slug])
+    form, unchosen = apply_choices(form, found)
+    result = read_edit(form, found, today())
+    if unchosen or not result.ok:
+        conflicts = {f: (form.get(f), form_value(f, edit_values(found)[f])) for f in unchosen}
         return render_edit(
             found,
             result.values,
+            token,
+            errors={**result.errors, **unchosen},
+            status=400,
+            base=form.get("base", ""),
+            conflicts=conflicts,
+        )
+    try:
+        done = moderation.edit(
+            slug, token, current_moderator() or "?", result.values, base=form.get("base", "")
+        )
+    except mod.EditConflict as exc:
+        return render_edit(
+            exc.current,
+            exc.merge.values,
             exc.current.token,
             status=409,
             conflict=exc.message,
-            on_disk=exc.current.text,
+            merge=exc.merge,
+            conflicts=exc.merge.conflicts,
         )
     except mod.StoryGone as exc:
-        index.refresh([slug])
         return render_edit(None, result.values, token, slug=slug, status=410, gone=exc.message)
     except mod.InvalidStory as exc:
-        errors = {mod.EDIT_KEYS.get(p.field or "", "_"): p.message for p in exc.problems}
+        errors = {EDIT_KEYS.get(p.field or "", "_"): p.message for p in exc.problems}
         return render_edit(found, result.values, token, errors=errors, status=400)
-    who = current_moderator() or "?"
-    body_changed = not mod.same_body(result.values["body"], found.body)
-    changed = [*changes, *(["body"] if body_changed else [])]
-    if changed:
-        get_db().audit(who, "edited", slug, "changed " + ", ".join(changed))
-    index.refresh([slug])
-    if new_slug != slug:
-        try:
-            mod.rename_story(root, written, new_slug)
-        except mod.ModerationError as exc:
-            flash(f"Saved, but not renamed: {exc.message}", "error")
-            return redirect(url_for("admin.edit", slug=slug), code=303)
-        index.refresh([slug, new_slug])
-        get_db().audit(who, "renamed", new_slug, f"from {slug} to {new_slug}")
-        slug = new_slug
-    flash("Saved." if changed or new_slug != found.slug else "No changes to save.")
-    return redirect(url_for("admin.story", slug=slug), code=303)
+    except mod.ModerationError as exc:  # the new link name is malformed or taken
+        return render_edit(found, result.values, token, errors={"slug": exc.message}, status=409)
+    flash("No changes to save." if done.label == "unchanged" else "Saved.")
+    return redirect(url_for("admin.story", slug=done.story.slug), code=303)
 
 
 def render_edit(  # type: ignore[no-untyped-def]
@@ -391,15 +310,21 @@ def render_edit(  # type: ignore[no-untyped-def]
     slug: str | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    base: str | None = None,
+    conflicts: dict[str, tuple[Any, Any]] | None = None,
     **extra: Any,
 ):
+    if base is None:
+        base = edit_base(story) if story is not None else ""
     return render_template(
         "admin/edit.html",
         story=story,
         slug=story.slug if story else slug,
         values=values,
         token=token,
+        base=base,
         errors=errors or {},
+        conflicts=conflicts or {},
         **extra,
     ), status
 
@@ -408,29 +333,20 @@ def render_edit(  # type: ignore[no-untyped-def]
 def delete(slug: str):
     """Delete a story's files, after a confirmation."""
     if request.method == "GET":
-        found, token = as_on_disk(story_or_gone(slug))
+        found = story_or_gone(slug)
         return render_template(
-            "admin/delete.html", story=found, token=token, path=relative(found.source)
+            "admin/delete.html", story=found, token=found.token, path=relative(found.source)
         )
-    index = get_wall().index
-    found = current_story(slug)
-    if found is None:
-        flash(mod.GONE, "error")
-        return redirect(url_for("admin.queue"), code=303)
-    if as_on_disk(found)[1] != request.form.get("token"):
-        flash("This story changed since you opened it; check it again before deleting.", "error")
-        return redirect(url_for("admin.story", slug=slug), code=303)
-    shared = any(s.photo == found.photo and s.slug != slug for s in index.stories())
     try:
-        mod.delete_story(index.root, found, photo_shared=shared)
+        who = current_moderator() or "?"
+        gone = get_moderation().delete(slug, request.form.get("token", ""), who)
+    except mod.Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.story", slug=slug), code=303)
     except mod.ModerationError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.queue"), code=303)
-    index.refresh([slug])
-    get_db().audit(
-        current_moderator() or "?", "deleted", slug, f"{found.name}; {relative(found.source)}"
-    )
-    flash(f"Deleted {found.name} ({relative(found.source)}).")
+    flash(f"Deleted {gone.name} ({relative(gone.source)}).")
     return redirect(url_for("admin.queue"), code=303)
 
 
@@ -461,8 +377,8 @@ def screens():
                 "story": story,
                 "slug": row["story"],
                 "playlist": row["playlist"],
-                "uptime": _duration(row["uptime"] or 0),
-                "last_seen": _ago(now - row["last_seen"]),
+                "uptime": duration(row["uptime"] or 0),
+                "last_seen": ago(now - row["last_seen"]),
                 "alive": now - row["last_seen"] <= stale,
                 "address": row["address"],
                 "user_agent": row["user_agent"],
@@ -479,28 +395,6 @@ def audit():
     rows = get_db().audit_log(slug, limit=500)
     return render_template(
         "admin/audit.html",
-        rows=[{**dict(r), "when": _when(r["at"])} for r in rows],
+        rows=[{**dict(r), "when": when(r["at"])} for r in rows],
         slug=slug,
     )
-
-
-@bp.app_template_filter("when")
-def _when(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(seconds, 0)
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
-
-
-def _duration(seconds: float) -> str:
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    return f"{days} d {hours} h" if days else f"{hours} h {rest // 60} min"

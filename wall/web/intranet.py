@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
-from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
 from ..stories import Story
 from . import get_db, get_wall, today
 from .cards import photo_sources, portrait
+from .renditions import send_rendition
 
 bp = Blueprint("intranet", __name__)
 
@@ -76,25 +76,10 @@ def story(slug: str):
 
 @bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")
 def photo(slug: str, token: str, width: int, fmt: str):
-    """Send a rendition of a story's photo; never the original file."""
-    wall = get_wall()
-    found = wall.index.get(slug)
-    if (
-        found is None
-        or found.photo is None
-        or fmt not in RENDITION_TYPES
-        or width not in WIDTHS
-        or not (found.is_visible("intranet", today()) or found.is_visible("hallway", today()))
+    """Send a rendition of a published story's photo; never the original file."""
+    found = get_wall().index.get(slug)
+    if found is None or not (
+        found.is_visible("intranet", today()) or found.is_visible("hallway", today())
     ):
         abort(404)
-    try:
-        path = wall.photos.rendition(found.photo, width, fmt)
-    except (PhotoError, OSError):
-        abort(404)
-    response = send_file(path, mimetype=RENDITION_TYPES[fmt], conditional=True, etag=True)
-    if token == stat_token(found.photo):
-        # The URL names this state of the file; a changed photo gets a new URL.
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    else:
-        response.headers["Cache-Control"] = "public, max-age=60"
-    return response
+    return send_rendition(found, token, width, fmt)

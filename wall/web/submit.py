@@ -29,12 +29,13 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import moderation as mod
 from ..files import write_atomic
+from ..forms import read_submission, submission_front_matter
+from ..moderation import InvalidStory
 from ..photos import PhotoError, portrait_colors, prepare_upload
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE
-from . import get_db, get_wall, today
+from . import get_moderation, get_wall, today
 from .auth import current_user, refused_without_token, within_rate
 
 bp = Blueprint("submit", __name__)
@@ -156,29 +157,27 @@ def send():
     upload = request.files.get("photo")
     if upload is not None and upload.filename:
         photo_token = read_photo(upload, errors) or photo_token
-    result = mod.read_submission(values, today(), has_photo=photo_token is not None)
+    result = read_submission(values, today(), has_photo=photo_token is not None)
     errors = {**result.errors, **errors}
     if errors or request.form.get("action") == "preview":
         return render_form(values, errors, photo_token=photo_token, status=400 if errors else 200)
-    front = mod.submission_front_matter(result.values, today(), login=current_user())
+    front = submission_front_matter(result.values, today(), login=current_user())
     photo_file = stash_path(photo_token) if photo_token else None
+    submitter = f"{result.values['submitted_by']} <{result.values['submitter_email']}>"
     try:
-        story = mod.create_story(
-            get_wall().index.root,
+        story = get_moderation().submit(
             front,
             result.values["body"],
             photo_file.read_bytes() if photo_file else None,
+            who=submitter,
         )
-    except mod.InvalidStory as exc:
+    except InvalidStory as exc:
         # The checks above mirror the parser's; should they ever disagree, the
         # parser's word wins and is shown against its field.
         errors = {p.field.replace(".", "_") if p.field else "body": p.message for p in exc.problems}
         return render_form(values, errors, photo_token=photo_token, status=400)
     if photo_file is not None:
         photo_file.unlink(missing_ok=True)
-    get_wall().index.refresh([story.slug])
-    submitter = f"{result.values['submitted_by']} <{result.values['submitter_email']}>"
-    get_db().audit(submitter, "submitted", story.slug, f"{story.name}, {story.company}")
     session["submitter"] = {
         "name": result.values["submitted_by"],
         "email": result.values["submitter_email"],

@@ -1,0 +1,148 @@
+"""The stories folder: which paths are stories, and that nothing leads out of it.
+
+This is the one home of the layout rule. A story is a *bundle*
+``<slug>/index.md`` with its photos beside it, or a single file
+``<slug>.md``; a bundle shadows a single file with the same slug. Names
+starting with ``.`` or ``_`` (and editors' temp files) are never stories.
+
+Paths from content are hostile: git keeps symlinks, so anyone who can merge
+into a stories repository could point a photo or a story file at any file the
+server can read. Every path is resolved and refused when its real path is
+outside the real stories folder. The folder itself may be a symlink (a deploy
+tool's release swap), so its real path is resolved afresh on each check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+BUNDLE_INDEX = "index.md"
+SUFFIX = ".md"
+
+_TEMP_SUFFIXES = (
+    "~", ".swp", ".swo", ".swx", ".tmp", ".part", ".partial", ".crdownload", ".bak", ".orig",
+)  # fmt: skip
+
+
+def is_ignored_name(name: str) -> bool:
+    """True for names that are never stories: drafts, hidden and editor temp files."""
+    return (
+        name.startswith((".", "_", "#"))
+        or name.endswith(_TEMP_SUFFIXES)
+        or name == "4913"  # vim probes whether it may write in a folder with this name
+        or name.casefold() in {"readme.md", "license.md", "contributing.md"}
+    )
+
+
+def story_slug(path: Path) -> str:
+    """The slug a story file is known by: its bundle folder or its file stem."""
+    return path.parent.name if path.name == BUNDLE_INDEX else path.stem
+
+
+def is_bundle_file(path: Path) -> bool:
+    return path.name == BUNDLE_INDEX
+
+
+def root_of(path: Path) -> Path:
+    """The stories folder a story file sits in."""
+    return path.parent.parent if is_bundle_file(path) else path.parent
+
+
+class OutsideFolder(ValueError):
+    """A path whose real location is outside the stories folder."""
+
+
+class StoryFolder:
+    """The layout of one stories folder, and the guard at its edge."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    # -- where a slug's files are ----------------------------------------------------
+
+    def bundle(self, slug: str) -> Path:
+        return self.root / slug
+
+    def single_file(self, slug: str) -> Path:
+        return self.root / f"{slug}{SUFFIX}"
+
+    def source(self, slug: str) -> tuple[Path, bool, Path | None]:
+        """The file a slug's story is read from, whether it is a bundle, and the
+        single file the bundle shadows (None when not a bundle)."""
+        folder = self.bundle(slug)
+        if folder.is_dir():
+            return folder / BUNDLE_INDEX, True, self.single_file(slug)
+        return self.single_file(slug), False, None
+
+    def is_taken(self, slug: str) -> bool:
+        """True when any story, bundle or single file, already uses `slug`."""
+        return os.path.lexists(self.bundle(slug)) or os.path.lexists(self.single_file(slug))
+
+    def slug_for_path(self, path: str | os.PathLike[str]) -> str | None:
+        """The slug whose story a changed path belongs to, or None if it is no story's.
+
+        Every story lives in one top-level entry of the stories folder, so the
+        first path component names it, whatever changed beneath.
+        """
+        try:
+            relative = Path(path).relative_to(self.root)
+        except ValueError:
+            return None
+        if not relative.parts:
+            return None
+        top = relative.parts[0]
+        if is_ignored_name(top) or any(is_ignored_name(part) for part in relative.parts[1:]):
+            return None
+        if len(relative.parts) == 1:
+            if top.endswith(SUFFIX):
+                return top[: -len(SUFFIX)]
+            if "." not in top:
+                return top  # a bundle folder itself: created, moved or removed
+            return None
+        return top
+
+    def slugs(self) -> Iterator[str]:
+        """Every slug with something on disk that could be a story."""
+        try:
+            entries = list(os.scandir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if is_ignored_name(entry.name):
+                continue
+            if entry.is_dir():
+                yield entry.name
+            elif entry.name.endswith(SUFFIX):
+                yield entry.name[: -len(SUFFIX)]
+
+    # -- containment -----------------------------------------------------------------
+
+    def outside_reason(self, path: Path) -> str | None:
+        """Why `path` may not be read (its real path leaves the folder), or None."""
+        return outside_reason(self.root, path)
+
+
+def outside_reason(root: Path, path: Path) -> str | None:
+    """Why `path` may not be read as part of the stories folder `root`, or None.
+
+    A symlink is followed to where it really points; anything that ends up
+    outside the real stories folder is refused.
+    """
+    try:
+        real_root = Path(root).resolve()
+        real = Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        return f"cannot be resolved: {exc}"
+    if real.is_relative_to(real_root):
+        return None
+    return "is a link to a file outside the stories folder; copy the file in instead"
+
+
+def check_inside(root: Path, path: Path) -> Path:
+    """`path` if its real path is inside `root`; else raise OutsideFolder."""
+    reason = outside_reason(root, path)
+    if reason is not None:
+        raise OutsideFolder(f"{path.name} {reason}")
+    return path

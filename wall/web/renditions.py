@@ -1,0 +1,29 @@
+"""Sending a story's photo: one rendition route helper for the intranet and the admin."""
+
+from __future__ import annotations
+
+from flask import Response, abort, send_file
+
+from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
+from ..stories import Story
+from . import get_wall
+
+
+def send_rendition(story: Story, token: str, width: int, fmt: str) -> Response:
+    """A resized, re-encoded copy of the story's photo; never the original file.
+
+    The URL's token names this state of the file, so a matching request may be
+    cached for ever; a changed photo gets a new URL.
+    """
+    if story.photo is None or fmt not in RENDITION_TYPES or width not in WIDTHS:
+        abort(404)
+    try:
+        path = get_wall().photos.rendition(story.photo, width, fmt)
+    except (PhotoError, OSError):
+        abort(404)
+    response = send_file(path, mimetype=RENDITION_TYPES[fmt], conditional=True, etag=True)
+    if token == stat_token(story.photo):
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "public, max-age=60"
+    return response
