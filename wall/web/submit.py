@@ -31,7 +31,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import moderation as mod
 from ..files import write_atomic
-from ..photos import PhotoError, portrait_colors, prepare_upload
+from ..photos import PhotoError, prepare_upload
+from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE
 from . import get_db, get_wall, today
