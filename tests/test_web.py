@@ -167,8 +167,25 @@ def test_kiosk_page_has_no_inline_script(client, wall) -> None:
 
 
 def test_kiosk_parameters_are_escaped(client, wall) -> None:
-    html = client.get('/kiosk?screen="><script>x</script>').get_data(as_text=True)
+    response = client.get('/kiosk?screen="><script>x</script>&interval=' + "9" * 40)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200  # the kiosk page itself, not an error page
     assert "<script>x" not in html
+    assert 'data-screen="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+    assert 'data-interval="9999999999999999"' in html  # cut short; the server checks it
+    # What was not given stays empty: the playlist's defaults apply.
+    assert 'data-tags=""' in html and 'data-hours=""' in html
+    assert 'data-stories-url="/api/stories"' in html and 'data-events-url="/api/events"' in html
+    query = {"screen": '"><script>x</script>', "interval": "9" * 16}
+    playlist = client.get("/api/stories", query_string=query)
+    assert playlist.status_code == 200
+    screen = playlist.get_json()["screen"]
+    # The playlist the page asks for: a bad name is dropped with a note, a huge
+    # interval is capped, and everything else keeps its default.
+    assert screen["name"] == "" and screen["interval"] == 600
+    assert screen["tags"] == [] and screen["hours"] is None and screen["orientation"] == "auto"
+    assert any("screen name ignored" in note for note in screen["notes"])
+    assert len(playlist.get_json()["stories"]) == 2  # the whole wall, never an empty one
 
 
 def test_static_files_get_versioned_urls_cached_for_a_year(client, wall) -> None:
