@@ -18,6 +18,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -676,15 +677,39 @@ def test_two_threads_asking_at_once_make_one_encode(cache, photo_file, monkeypat
     path = photo_file(encoded(upright_picture((1600, 1200)), "JPEG"))
     target = cache.path_for(photos.content_hash(path), 960, "webp")
     encodes, seen_early = [], []
-    real_encode = photos.encode
+    real_encode, real_lock = photos.encode, threading.Lock
+    # No sleeping and hoping: the first encode waits until the second thread has
+    # come to the rendition's lock (or, were there no lock, to an encode of its own).
+    arrived = threading.Condition()
+    at_lock = 0
 
-    def slow_encode(image: Image.Image, fmt: str) -> bytes:
-        encodes.append(fmt)
-        time.sleep(0.3)  # long enough for the other thread to arrive and wait
+    class WatchedLock:
+        def __init__(self) -> None:
+            self._lock = real_lock()
+
+        def __enter__(self) -> WatchedLock:
+            nonlocal at_lock
+            with arrived:
+                at_lock += 1
+                arrived.notify_all()
+            self._lock.acquire()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._lock.release()
+
+    def watched_encode(image: Image.Image, fmt: str) -> bytes:
+        with arrived:
+            encodes.append(fmt)
+            arrived.notify_all()
+            assert arrived.wait_for(lambda: at_lock == 2 or len(encodes) == 2, timeout=10), (
+                "the other thread never came"
+            )
         seen_early.append(target.exists())
         return real_encode(image, fmt)
 
-    monkeypatch.setattr(photos, "encode", slow_encode)
+    monkeypatch.setattr(photos, "encode", watched_encode)
+    monkeypatch.setattr(photos, "threading", SimpleNamespace(Lock=WatchedLock))
     start = threading.Barrier(2)
     results: list[Path] = []
 
