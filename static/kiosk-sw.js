@@ -1,7 +1,7 @@
 /* Story Wall kiosk service worker.
  *
- * Keeps the last good kiosk page, its script and styles, the last playlist
- * and the photos it shows, so that a TV reloaded (or power-cycled) while the
+ * Keeps the last good kiosk page, its script modules and styles, the last
+ * playlist and the photos it shows, so that a TV reloaded (or power-cycled) while the
  * server is away still comes up showing the wall. Live data is network-first;
  * photos and QR codes, whose URLs change when their content does, are
  * cache-first.
@@ -21,7 +21,8 @@ self.addEventListener("activate", function (event) {
 });
 
 // The kiosk page sends the URLs it was loaded from (the page, its styles and
-// script): the first load never comes through this worker, so keep them now.
+// every script module): the first load never comes through this worker, so
+// keep them now.
 self.addEventListener("message", function (event) {
   var urls = (event.data && event.data.cache) || [];
   event.waitUntil(caches.open(CACHE).then(function (cache) {

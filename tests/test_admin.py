@@ -141,7 +141,7 @@ def test_the_story_page_previews_the_real_slide_and_card(
     kiosk = admin_client.get("/admin/stories/maria-alvarez/tv").get_data(as_text=True)
     assert 'data-stories-url="/admin/stories/maria-alvarez/tv.json"' in kiosk
     assert 'data-events-url=""' in kiosk and 'data-heartbeat-url=""' in kiosk
-    assert "kiosk.js" in kiosk
+    assert '<script type="module" src="/static/kiosk.' in kiosk and "/main.js" in kiosk
 
     playlist = admin_client.get("/admin/stories/maria-alvarez/tv.json").get_json()
     [entry] = playlist["stories"]

@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ LONG_QUOTE = (
 )
 assert len(LONG_QUOTE) == 200
 BRIGHT = ["ana", "bo", "cy", "di", "eve"]
+KIOSK_MODULES = {p.name for p in (Path(__file__).parent.parent / "static" / "kiosk").glob("*.js")}
 
 
 @pytest.fixture(scope="module")
@@ -716,7 +718,8 @@ def test_offline_reload_and_restart(browser, live, kiosks) -> None:
         lambda: (
             {"/kiosk", "/api/stories"} <= set(cached())
             and sum(p.startswith("/photos/") for p in cached()) >= 3
-            and any(p.startswith("/static/kiosk.js") or p == "/static/kiosk.js" for p in cached())
+            and {p.rsplit("/", 1)[1] for p in cached() if p.startswith("/static/kiosk.")}
+            >= {"kiosk.css", *KIOSK_MODULES}
         ),
         10,
         f"an offline copy, have {cached()}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -167,20 +169,58 @@ def test_kiosk_page_has_no_inline_script(client, wall) -> None:
 
 
 def test_kiosk_parameters_are_escaped(client, wall) -> None:
-    html = client.get('/kiosk?screen="><script>x</script>').get_data(as_text=True)
+    response = client.get('/kiosk?screen="><script>x</script>&interval=' + "9" * 40)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200  # the kiosk page itself, not an error page
     assert "<script>x" not in html
+    assert 'data-screen="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+    assert 'data-interval="9999999999999999"' in html  # cut short; the server checks it
+    # What was not given stays empty: the playlist's defaults apply.
+    assert 'data-tags=""' in html and 'data-hours=""' in html
+    assert 'data-stories-url="/api/stories"' in html and 'data-events-url="/api/events"' in html
+    query = {"screen": '"><script>x</script>', "interval": "9" * 16}
+    playlist = client.get("/api/stories", query_string=query)
+    assert playlist.status_code == 200
+    screen = playlist.get_json()["screen"]
+    # The playlist the page asks for: a bad name is dropped with a note, a huge
+    # interval is capped, and everything else keeps its default.
+    assert screen["name"] == "" and screen["interval"] == 600
+    assert screen["tags"] == [] and screen["hours"] is None and screen["orientation"] == "auto"
+    assert any("screen name ignored" in note for note in screen["notes"])
+    assert len(playlist.get_json()["stories"]) == 2  # the whole wall, never an empty one
 
 
 def test_static_files_get_versioned_urls_cached_for_a_year(client, wall) -> None:
     html = client.get("/kiosk").get_data(as_text=True)
-    import re
-
-    url = re.search(r'src="(/static/kiosk\.js\?v=[0-9a-f]+)"', html).group(1)
+    url = re.search(r'href="(/static/kiosk\.css\?v=[0-9a-f]+)"', html).group(1)
     with client.get(url) as response:
         assert response.status_code == 200
         assert "immutable" in response.headers["Cache-Control"]
-    with client.get("/static/kiosk.js?v=stale") as response:
+    with client.get("/static/kiosk.css?v=stale") as response:
         assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_the_kiosk_modules_are_versioned_as_one_folder(app, client, wall) -> None:
+    """Modules import each other by relative URL, so their folder carries the version."""
+    html = client.get("/kiosk").get_data(as_text=True)
+    [main] = re.findall(r'<script type="module" src="([^"]+)"', html)
+    preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)"', html)
+    folder = main.rsplit("/", 1)[0]
+    assert re.fullmatch(r"/static/kiosk\.[0-9a-f]{12}", folder)
+    assert all(url.rsplit("/", 1)[0] == folder for url in preloaded)
+    # Every module is named on the page, so the service worker keeps them all.
+    modules = sorted(p.name for p in (Path(app.static_folder) / "kiosk").glob("*.js"))
+    assert sorted(url.rsplit("/", 1)[1] for url in [main, *preloaded]) == modules
+    for url in [main, *preloaded]:
+        with client.get(url) as response:
+            assert response.status_code == 200 and response.mimetype == "text/javascript"
+            assert "immutable" in response.headers["Cache-Control"]
+    # A page from an older release still gets the modules, but never keeps them.
+    with client.get("/static/kiosk.000000000000/main.js") as response:
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-cache"
+        stale = response.get_data()
+    with client.get(main) as response:
+        assert stale == response.get_data()
 
 
 def test_api_is_gzipped_for_browsers_that_ask(client, wall) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import current_app, url_for
 
-from ..photos import WIDTHS, portrait_colors, stat_token
+from ..photos import WIDTHS, stat_token
+from ..portraits import portrait_colors
 from ..rotation import seconds_on_screen
 from ..stories import Story
 

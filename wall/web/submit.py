@@ -32,7 +32,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..files import write_atomic
 from ..forms import read_submission, submission_front_matter
 from ..moderation import InvalidStory
-from ..photos import PhotoError, portrait_colors, prepare_upload
+from ..photos import PhotoError, prepare_upload
+from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE
 from . import get_moderation, get_wall, today
