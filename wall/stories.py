@@ -201,11 +201,7 @@ class Story:
 
     @property
     def initials(self) -> str:
-        parts = [p for p in re.split(r"[\s\-]+", self.name) if p and p[0].isalnum()]
-        if not parts:
-            return "?"
-        letters = parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")
-        return letters.upper()
+        return initials_of(self.name)
 
     @cached_property
     def body_html(self) -> str:
@@ -230,6 +226,14 @@ class Story:
     def matches(self, query: str) -> bool:
         """True when every word of `query` appears somewhere in the story."""
         return all(word in self.search_text for word in query.casefold().split())
+
+
+def initials_of(name: str) -> str:
+    """The letters of a portrait for someone without a photo: first and last name's."""
+    parts = [p for p in re.split(r"[\s\-]+", name) if p and p[0].isalnum()]
+    if not parts:
+        return "?"
+    return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
 
 
 def _plain_text(markdown: str) -> str:

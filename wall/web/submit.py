@@ -35,7 +35,7 @@ from ..moderation import InvalidStory
 from ..photos import PhotoError, prepare_upload
 from ..portraits import portrait_colors
 from ..settings import DEFAULTS
-from ..stories import QUOTE_MAX_CHARS, SLUG_RE
+from ..stories import QUOTE_MAX_CHARS, SLUG_RE, initials_of
 from . import get_moderation, get_wall, today
 from .auth import current_user, refused_without_token, within_rate
 
@@ -117,8 +117,7 @@ def render_form(
 ):  # type: ignore[no-untyped-def]
     name = str(values.get("name") or "")
     background, color = portrait_colors(name or "?")
-    words = [w for w in re.split(r"[\s\-]+", name) if w and w[0].isalnum()]
-    initials = (words[0][0] + (words[-1][0] if len(words) > 1 else "")).upper() if words else "?"
+    initials = initials_of(name)
     return render_template(
         "submit.html",
         values=values,
