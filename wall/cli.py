@@ -11,7 +11,9 @@ import click
 
 from .core import Wall
 from .files import write_atomic
+from .folder import BUNDLE_INDEX, StoryFolder
 from .settings import Settings, SettingsError, load_settings
+from .storage import SlugTaken, claim_slug
 from .stories import slugify
 
 
@@ -178,22 +180,12 @@ changed for them.
 def new(obj: dict, name: str, role: str, company: str, stories: Path | None) -> None:
     """Create a story bundle for NAME, waiting for its text, photo and consent."""
     settings = _settings(**obj, STORIES_DIR=str(stories) if stories else None)
-    root = Path(str(settings["STORIES_DIR"]))
-    root.mkdir(parents=True, exist_ok=True)
-    base = slugify(name)
-    for n in range(1, 1000):
-        slug = base if n == 1 else f"{base}-{n}"
-        folder = root / slug
-        try:
-            folder.mkdir()  # atomic: never reuses another story's folder
-        except FileExistsError:
-            continue
-        if (root / f"{slug}.md").exists():
-            folder.rmdir()
-            continue
-        break
-    else:
-        raise click.ClickException(f"too many stories named {base}")
+    folder = StoryFolder(settings.stories_dir)
+    folder.root.mkdir(parents=True, exist_ok=True)
+    try:
+        slug = claim_slug(folder, slugify(name) or "story")  # never reuses another story's slug
+    except SlugTaken as exc:
+        raise click.ClickException(exc.message) from None
     today = dt.date.today()
     text = NEW_STORY.format(
         name=_yaml_text(name),
@@ -204,8 +196,9 @@ def new(obj: dict, name: str, role: str, company: str, stories: Path | None) -> 
         next_year=(today + dt.timedelta(days=365)).isoformat(),
         first=name.split()[0] if name.split() else name,
     )
-    write_atomic(folder / "index.md", text.encode("utf-8"))
-    click.echo(f"created {folder / 'index.md'}")
+    source = folder.bundle(slug) / BUNDLE_INDEX
+    write_atomic(source, text.encode("utf-8"))
+    click.echo(f"created {source}")
     click.echo("next: add a photo beside it, write the story, record consent, then approve it.")
 
 

@@ -1,6 +1,6 @@
 """Story files on disk: create, change, rename and delete them, safely.
 
-- A submission becomes a new bundle ``<slug>/index.md`` (+ ``photo.jpg``). It
+- A submission becomes a new bundle (its story file and ``photo.jpg``). It
   is built in a hidden staging folder, checked with the story parser, and
   moved into place under a slug no other story has, claimed with an atomic
   ``mkdir``: two people sending the same name at once get two bundles.
@@ -238,7 +238,7 @@ def create_story(
         text = ("---\n" + dump_front_matter(data) + "---\n" + normalize_body(body)).encode()
         write_atomic(bundle / BUNDLE_INDEX, text)
         check_story(bundle / BUNDLE_INDEX, staging, text)
-        slug = _claim_slug(folder, base)
+        slug = claim_slug(folder, base)
         try:
             os.rename(bundle, folder.bundle(slug))  # onto the empty folder we just claimed
         except OSError:
@@ -253,7 +253,8 @@ def create_story(
     return story
 
 
-def _claim_slug(folder: StoryFolder, base: str) -> str:
+def claim_slug(folder: StoryFolder, base: str) -> str:
+    """Claim the first free slug from `base`, `base-2`, ... with an empty bundle folder."""
     for n in range(1, 10_000):
         slug = base if n == 1 else f"{base}-{n}"
         if folder.is_taken(slug):
