@@ -19,10 +19,10 @@ def two_workers(stories, instance, write_story):
     return create_app(config), create_app(config)
 
 
-def beat(client, **fields):  # type: ignore[no-untyped-def]
+def beat(client, environ_base=None, **fields):  # type: ignore[no-untyped-def]
     body = {"screen": "lobby", "story": "maria", "playlist": "abc", "uptime": 61.5, "shown": {}}
     body.update(fields)
-    return client.post("/api/heartbeat", json=body)
+    return client.post("/api/heartbeat", json=body, environ_base=environ_base or {})
 
 
 def test_heartbeats_from_any_worker_land_in_one_place(two_workers) -> None:
@@ -83,31 +83,94 @@ def test_bad_screen_names_are_refused(client) -> None:
     assert response.status_code == 400 and "screen names" in response.get_json()["error"]
 
 
-def test_junk_fields_are_cleaned_not_fatal(client, write_story, index) -> None:
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [
+        ({"screen": 42}, "screen"),
+        ({"screen": "x" * 65}, "screen names"),
+        ({"screen": "lobby\n"}, None),  # stripped, as a name typed in a URL is
+        ({"story": "x" * 5000}, "story"),
+        ({"story": "<b>maria</b>"}, "story"),
+        ({"story": ["maria"]}, "story"),
+        ({"playlist": {"a": 1}}, "playlist"),
+        ({"uptime": "forever"}, "uptime"),
+        ({"uptime": True}, "uptime"),
+        ({"shown": ["maria"]}, "shown"),
+        ({"shown": {"maria": -1}}, "shown"),
+        ({"shown": {"maria": "many"}}, "shown"),
+        ({"shown": {"maria": True}}, "shown"),
+        ({"shown": {"maria": 2.5}}, "shown"),
+        ({"shown": {"maria": 10**9}}, "shown"),
+        ({"shown": {"<script>": 1}}, "shown"),
+        ({"shown": {f"s{n}": 1 for n in range(2001)}}, "at most 2000"),
+    ],
+)
+def test_junk_fields_are_refused_and_nothing_is_recorded(client, index, fields, complaint) -> None:
+    response = beat(client, **fields)
+    db = client.application.extensions["storywall.db"]
+    if complaint is None:
+        assert response.status_code == 200 and [r["name"] for r in db.screens()] == ["lobby"]
+        return
+    assert response.status_code == 400
+    assert complaint in response.get_json()["error"]
+    assert db.screens() == []
+
+
+def test_counts_for_stories_not_here_are_left_out(client, write_story, index) -> None:
+    # A kiosk may report a story deleted since it last fetched its playlist.
     write_story("maria")
     index.rescan()
-    response = beat(
-        client,
-        story="x" * 5000,
-        playlist={"a": 1},
-        uptime="forever",
-        shown={"maria": 2, "ghost": 4, "dev": -1, "x": "many", "y": 10**9, "z": True},
-    )
+    response = beat(client, story="ghost", shown={"maria": 2, "ghost": 4, "dev": 0})
     assert response.status_code == 200
     db = client.application.extensions["storywall.db"]
-    row = db.screens()[0]
-    assert len(row["story"]) == 200 and row["uptime"] == 0.0
-    # Only real stories, counted sensibly, are kept.
+    assert db.screens()[0]["story"] == "ghost"  # the Screens page says what is on it
     assert db.display_counts("maria") == (2, 1)
     assert db.display_counts("ghost") == (0, 0)
 
 
-def test_shown_is_a_json_object_or_nothing(client, write_story, index) -> None:
-    write_story("maria")
-    index.rescan()
-    assert beat(client, shown=["maria"]).status_code == 200
-    assert beat(client, shown=None).status_code == 200
-    assert client.application.extensions["storywall.db"].display_counts("maria") == (0, 0)
+def test_a_kiosk_clock_stepping_back_is_not_junk(client) -> None:
+    assert beat(client, uptime=-3.5).status_code == 200
+    assert client.application.extensions["storywall.db"].screens()[0]["uptime"] == 0.0
+
+
+def test_nothing_is_a_json_object_or_nothing(client) -> None:
+    assert beat(client, shown=None, story=None, playlist=None).status_code == 200
+    assert client.post("/api/heartbeat", json={}).status_code == 200
+
+
+def test_a_large_or_deep_body_is_refused(client) -> None:
+    huge = b'{"screen": "lobby", "pad": "' + b"x" * 70_000 + b'"}'
+    response = client.post("/api/heartbeat", data=huge, content_type="application/json")
+    assert response.status_code == 413 and "error" in response.get_json()
+    deep = b'{"screen": "lobby", "pad": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post("/api/heartbeat", data=deep, content_type="application/json")
+    assert response.status_code == 400 and "error" in response.get_json()
+    assert client.application.extensions["storywall.db"].screens() == []
+
+
+def test_one_address_may_add_only_so_many_screens(app, client) -> None:
+    app.config["SCREENS"] = {"lobby": {}, "cafe": {}}
+    for n in range(20):
+        assert beat(client, screen=f"fake-{n}").status_code == 200
+    refused = beat(client, screen="fake-20")
+    assert refused.status_code == 429 and "SCREENS" in refused.get_json()["error"]
+    assert beat(client, screen="fake-3").status_code == 200  # screens it added keep reporting
+    assert beat(client, screen="lobby").status_code == 200  # configured: always welcome
+    elsewhere = {"REMOTE_ADDR": "10.1.2.3"}
+    assert beat(client, screen="fake-20", environ_base=elsewhere).status_code == 200
+    names = {r["name"] for r in app.extensions["storywall.db"].screens()}
+    assert len(names) == 22 and "lobby" in names and "fake-20" in names
+
+
+def test_the_bound_counts_kiosks_behind_a_trusted_proxy_apart(app, client) -> None:
+    for n in range(20):
+        one = {"HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+        assert beat(client, screen=f"tv-{n}", environ_base=one).status_code == 200
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.2"}
+    response = beat(client, screen="tv-20", environ_base=other)
+    assert response.status_code == 200
+    rows = {r["name"]: r for r in app.extensions["storywall.db"].screens()}
+    assert rows["tv-20"]["address"] == "198.51.100.2"
 
 
 def test_the_story_page_says_how_often_it_was_shown(client, write_story, index) -> None:
