@@ -193,3 +193,78 @@ def test_a_silent_screen_is_flagged(admin_client) -> None:
     html = admin_client.get("/admin/screens").get_data(as_text=True)
     rows = re.findall(r'<tr class="([^"]*)">\s*<td><strong>([^<]+)</strong>', html)
     assert ("is-off", "old-tv") in rows and ("is-on", "new-tv") in rows
+
+
+# -- moderators rename and forget screens ---------------------------------------------------
+
+
+def screens_page(client) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    html = client.get("/admin/screens").get_data(as_text=True)
+    return html, re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_a_moderator_renames_a_screen_and_its_counts_go_with_it(admin_client, write_story):
+    write_story("maria")
+    admin_client.application.extensions["storywall"].index.rescan()
+    beat(admin_client, screen="", shown={"maria": 7})
+    beat(admin_client, screen="lobby", shown={"maria": 2})
+    html, token = screens_page(admin_client)
+    assert 'value="unnamed 127.0.0.1"' in html and "Rename" in html and "Forget" in html
+    response = admin_client.post(
+        "/admin/screens/rename",
+        data={"csrf_token": token, "name": "unnamed 127.0.0.1", "new_name": " lobby "},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "unnamed 127.0.0.1 is now called lobby" in html and "/kiosk?screen=lobby" in html
+    db = admin_client.application.extensions["storywall.db"]
+    assert [(r["name"], r["shown"]) for r in db.screens()] == [("lobby", 9)]
+    assert db.display_counts("maria") == (9, 1)
+    (entry,) = [r for r in db.audit_log() if r["action"] == "renamed a screen"]
+    assert entry["actor"] == "alex" and entry["detail"] == "from unnamed 127.0.0.1 to lobby"
+
+
+def test_a_bad_new_name_or_a_gone_screen_is_said_and_nothing_changes(admin_client) -> None:
+    beat(admin_client, screen="lobby")
+    _, token = screens_page(admin_client)
+    for form, said in [
+        ({"name": "lobby", "new_name": "<b>hall</b>"}, "is not a screen name"),
+        ({"name": "lobby", "new_name": ""}, "is not a screen name"),
+        ({"name": "cafe", "new_name": "hall"}, "no screen called cafe"),
+    ]:
+        response = admin_client.post(
+            "/admin/screens/rename", data={"csrf_token": token, **form}, follow_redirects=True
+        )
+        assert said in response.get_data(as_text=True)
+    db = admin_client.application.extensions["storywall.db"]
+    assert [r["name"] for r in db.screens()] == ["lobby"]
+
+
+def test_a_moderator_forgets_a_fake_screen(admin_client, write_story) -> None:
+    write_story("maria")
+    admin_client.application.extensions["storywall"].index.rescan()
+    beat(admin_client, screen="lobby", shown={"maria": 3})
+    beat(admin_client, screen="fake", shown={"maria": 99999})
+    beat(admin_client, screen="old-tv", shown={"maria": 5})
+    _, token = screens_page(admin_client)
+    admin_client.post(
+        "/admin/screens/forget", data={"csrf_token": token, "name": "fake", "counts": "1"}
+    )
+    response = admin_client.post(
+        "/admin/screens/forget", data={"csrf_token": token, "name": "old-tv"}, follow_redirects=True
+    )
+    assert "Forgot old-tv" in response.get_data(as_text=True)
+    db = admin_client.application.extensions["storywall.db"]
+    assert [r["name"] for r in db.screens()] == ["lobby"]
+    assert db.display_counts("maria") == (8, 2)  # old-tv's showings stay in the story's history
+    details = [r["detail"] for r in db.audit_log() if r["action"] == "forgot a screen"]
+    assert details == ["old-tv", "fake, and what it has shown"]
+
+
+def test_renaming_and_forgetting_need_a_moderator_and_a_form_token(app, client, admin_client):
+    beat(client, screen="lobby")
+    for path in ["/admin/screens/rename", "/admin/screens/forget"]:
+        form = {"name": "lobby", "new_name": "hall"}
+        assert client.post(path, data=form).status_code in (303, 400)
+        assert admin_client.post(path, data=form).status_code == 400  # no CSRF token
+    assert [r["name"] for r in app.extensions["storywall.db"].screens()] == ["lobby"]
