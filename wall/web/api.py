@@ -8,16 +8,17 @@ import json
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..core import Wall
 from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from . import csrf, get_db, get_wall, today
 from .auth import client_address
+from .cache import app_cache
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
@@ -53,11 +54,12 @@ def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
     """The JSON body and ETag of a screen's playlist, built once per index version."""
     wall = get_wall()
     key = (wall.index.version, today(), screen, request.host_url)
-    cache: OrderedDict = current_app.extensions.setdefault("storywall.playlists", OrderedDict())
-    hit = cache.get(key)
-    if hit is not None:
-        cache.move_to_end(key)
-        return hit
+    return app_cache("storywall.playlists", _CACHE_SIZE).get_or_build(
+        key, lambda: _build_playlist(wall, screen)
+    )
+
+
+def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
     everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
     chosen = (
         [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
@@ -83,11 +85,7 @@ def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
     # Compressed once per version, not per request: a 1,000-story playlist
     # shrinks about tenfold, and hundreds of screens fetch the same bytes.
-    entry = (body, etag, gzip.compress(body, compresslevel=6, mtime=0))
-    cache[key] = entry
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
-    return entry
+    return body, etag, gzip.compress(body, compresslevel=6, mtime=0)
 
 
 @bp.get("/api/stories")
