@@ -502,8 +502,8 @@ def create_story(
     base = base[:SLUG_MAX_CHARS].strip("-") or "story"
     staging = root / f"{STAGING_PREFIX}{secrets.token_hex(8)}"
     folder = staging / base
-    folder.mkdir(parents=True)
     try:
+        folder.mkdir(parents=True)  # in the try: a full disk may refuse the second folder
         data = dict(front)
         if photo is not None:
             write_atomic(folder / PHOTO_NAME, photo)
