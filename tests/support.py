@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -129,3 +130,53 @@ class EventListener:
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(5)
+
+
+# -- a full disk ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size: str = "2m"):  # type: ignore[no-untyped-def]
+    """A tmpfs of `size` mounted on `folder` (made if missing), unmounted afterwards.
+
+    Skips the test, saying why, where mounting is not allowed (not root, or in
+    a container that forbids it).
+    """
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs a small filesystem, and mounting one needs root")
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs on {folder}: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def fill_disk(folder: Path, name: str = "_filler") -> Path:
+    """Fill the filesystem that `folder` is on with one file (a name no story has)."""
+    filler = folder / name
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for chunk in (1 << 20, 1 << 12, 1):
+            try:
+                while os.write(fd, b"\0" * chunk):
+                    pass
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(fd)
+    return filler
+
+
+def files_under(folder: Path) -> set[str]:
+    """Every file and folder under `folder`, as relative paths."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from tests.conftest import MODERATOR, csrf_token
 from wall import create_app
@@ -103,6 +105,30 @@ def test_a_wrong_password_or_name_is_refused_alike(client, moderator) -> None:
     for html in (wrong_password, wrong_name):
         assert "do not match a moderator account" in html
     assert client.get("/admin/").status_code == 303
+
+
+def test_every_failed_sign_in_costs_one_password_hash(app, client, monkeypatch) -> None:
+    # An account for single sign-on has no password to check; answering it at
+    # once, and any other name only after a slow hash, tells which names exist.
+    db = app.extensions["storywall.db"]
+    db.add_user("carol", generate_password_hash("carol's own password"))
+    db.add_user("dana", "!sso")  # as `storywall user add dana --sso` makes it
+    hashed: list[str] = []
+    real_scrypt = hashlib.scrypt
+
+    def counting_scrypt(*args, **kwargs):  # type: ignore[no-untyped-def]
+        hashed.append("scrypt")
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting_scrypt)
+    for name in ["carol", "dana", "nobody", "not a valid name!", ""]:
+        hashed.clear()
+        response = sign_in(client, name=name, password="wrong")
+        assert "do not match" in response.get_data(as_text=True)
+        assert hashed == ["scrypt"], name
+    hashed.clear()
+    assert sign_in(client, name="carol", password="carol's own password").status_code == 303
+    assert hashed == ["scrypt"]
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(app, admin_client) -> None:
@@ -204,6 +230,19 @@ def test_the_sign_in_limit_holds_across_workers(stories: Path, instance: Path) -
     clients = [w.test_client() for w in workers]
     codes = [sign_in(clients[n % 2], password="guess").status_code for n in range(4)]
     assert codes == [200, 200, 429, 429]
+
+
+def test_the_sign_in_limit_slides_across_the_minute(app, client, moderator, monkeypatch) -> None:
+    app.config["LOGIN_RATE_LIMIT"] = "3/minute"
+    clock = SimpleNamespace(time=lambda: 1_800_000_059.9)  # just before a minute turns
+    monkeypatch.setattr("wall.db.time", clock)
+    for _ in range(3):
+        assert sign_in(client, password="guess").status_code == 200
+    clock.time = lambda: 1_800_000_060.1  # just after it
+    assert sign_in(client, password="guess").status_code == 429
+    assert sign_in(client).status_code == 429
+    clock.time = lambda: 1_800_000_120.0  # a minute after the first three
+    assert sign_in(client).status_code == 303
 
 
 def test_rate_limits_count_people_behind_a_trusted_proxy(app, client, moderator) -> None:

@@ -19,10 +19,10 @@ def two_workers(stories, instance, write_story):
     return create_app(config), create_app(config)
 
 
-def beat(client, **fields):  # type: ignore[no-untyped-def]
+def beat(client, environ_base=None, **fields):  # type: ignore[no-untyped-def]
     body = {"screen": "lobby", "story": "maria", "playlist": "abc", "uptime": 61.5, "shown": {}}
     body.update(fields)
-    return client.post("/api/heartbeat", json=body)
+    return client.post("/api/heartbeat", json=body, environ_base=environ_base or {})
 
 
 def test_heartbeats_from_any_worker_land_in_one_place(two_workers) -> None:
@@ -83,31 +83,94 @@ def test_bad_screen_names_are_refused(client) -> None:
     assert response.status_code == 400 and "screen names" in response.get_json()["error"]
 
 
-def test_junk_fields_are_cleaned_not_fatal(client, write_story, index) -> None:
+@pytest.mark.parametrize(
+    ("fields", "complaint"),
+    [
+        ({"screen": 42}, "screen"),
+        ({"screen": "x" * 65}, "screen names"),
+        ({"screen": "lobby\n"}, None),  # stripped, as a name typed in a URL is
+        ({"story": "x" * 5000}, "story"),
+        ({"story": "<b>maria</b>"}, "story"),
+        ({"story": ["maria"]}, "story"),
+        ({"playlist": {"a": 1}}, "playlist"),
+        ({"uptime": "forever"}, "uptime"),
+        ({"uptime": True}, "uptime"),
+        ({"shown": ["maria"]}, "shown"),
+        ({"shown": {"maria": -1}}, "shown"),
+        ({"shown": {"maria": "many"}}, "shown"),
+        ({"shown": {"maria": True}}, "shown"),
+        ({"shown": {"maria": 2.5}}, "shown"),
+        ({"shown": {"maria": 10**9}}, "shown"),
+        ({"shown": {"<script>": 1}}, "shown"),
+        ({"shown": {f"s{n}": 1 for n in range(2001)}}, "at most 2000"),
+    ],
+)
+def test_junk_fields_are_refused_and_nothing_is_recorded(client, index, fields, complaint) -> None:
+    response = beat(client, **fields)
+    db = client.application.extensions["storywall"].db
+    if complaint is None:
+        assert response.status_code == 200 and [r["name"] for r in db.screens()] == ["lobby"]
+        return
+    assert response.status_code == 400
+    assert complaint in response.get_json()["error"]
+    assert db.screens() == []
+
+
+def test_counts_for_stories_not_here_are_left_out(client, write_story, index) -> None:
+    # A kiosk may report a story deleted since it last fetched its playlist.
     write_story("maria")
     index.rescan()
-    response = beat(
-        client,
-        story="x" * 5000,
-        playlist={"a": 1},
-        uptime="forever",
-        shown={"maria": 2, "ghost": 4, "dev": -1, "x": "many", "y": 10**9, "z": True},
-    )
+    response = beat(client, story="ghost", shown={"maria": 2, "ghost": 4, "dev": 0})
     assert response.status_code == 200
     db = client.application.extensions["storywall"].db
-    row = db.screens()[0]
-    assert len(row["story"]) == 200 and row["uptime"] == 0.0
-    # Only real stories, counted sensibly, are kept.
+    assert db.screens()[0]["story"] == "ghost"  # the Screens page says what is on it
     assert db.display_counts("maria") == (2, 1)
     assert db.display_counts("ghost") == (0, 0)
 
 
-def test_shown_is_a_json_object_or_nothing(client, write_story, index) -> None:
-    write_story("maria")
-    index.rescan()
-    assert beat(client, shown=["maria"]).status_code == 200
-    assert beat(client, shown=None).status_code == 200
-    assert client.application.extensions["storywall"].db.display_counts("maria") == (0, 0)
+def test_a_kiosk_clock_stepping_back_is_not_junk(client) -> None:
+    assert beat(client, uptime=-3.5).status_code == 200
+    assert client.application.extensions["storywall"].db.screens()[0]["uptime"] == 0.0
+
+
+def test_nothing_is_a_json_object_or_nothing(client) -> None:
+    assert beat(client, shown=None, story=None, playlist=None).status_code == 200
+    assert client.post("/api/heartbeat", json={}).status_code == 200
+
+
+def test_a_large_or_deep_body_is_refused(client) -> None:
+    huge = b'{"screen": "lobby", "pad": "' + b"x" * 70_000 + b'"}'
+    response = client.post("/api/heartbeat", data=huge, content_type="application/json")
+    assert response.status_code == 413 and "error" in response.get_json()
+    deep = b'{"screen": "lobby", "pad": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post("/api/heartbeat", data=deep, content_type="application/json")
+    assert response.status_code == 400 and "error" in response.get_json()
+    assert client.application.extensions["storywall"].db.screens() == []
+
+
+def test_one_address_may_add_only_so_many_screens(app, client) -> None:
+    app.config["SCREENS"] = {"lobby": {}, "cafe": {}}
+    for n in range(20):
+        assert beat(client, screen=f"fake-{n}").status_code == 200
+    refused = beat(client, screen="fake-20")
+    assert refused.status_code == 429 and "SCREENS" in refused.get_json()["error"]
+    assert beat(client, screen="fake-3").status_code == 200  # screens it added keep reporting
+    assert beat(client, screen="lobby").status_code == 200  # configured: always welcome
+    elsewhere = {"REMOTE_ADDR": "10.1.2.3"}
+    assert beat(client, screen="fake-20", environ_base=elsewhere).status_code == 200
+    names = {r["name"] for r in app.extensions["storywall"].db.screens()}
+    assert len(names) == 22 and "lobby" in names and "fake-20" in names
+
+
+def test_the_bound_counts_kiosks_behind_a_trusted_proxy_apart(app, client) -> None:
+    for n in range(20):
+        one = {"HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+        assert beat(client, screen=f"tv-{n}", environ_base=one).status_code == 200
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.2"}
+    response = beat(client, screen="tv-20", environ_base=other)
+    assert response.status_code == 200
+    rows = {r["name"]: r for r in app.extensions["storywall"].db.screens()}
+    assert rows["tv-20"]["address"] == "198.51.100.2"
 
 
 def test_the_story_page_says_how_often_it_was_shown(client, write_story, index) -> None:
@@ -130,3 +193,78 @@ def test_a_silent_screen_is_flagged(admin_client) -> None:
     html = admin_client.get("/admin/screens").get_data(as_text=True)
     rows = re.findall(r'<tr class="([^"]*)">\s*<td><strong>([^<]+)</strong>', html)
     assert ("is-off", "old-tv") in rows and ("is-on", "new-tv") in rows
+
+
+# -- moderators rename and forget screens ---------------------------------------------------
+
+
+def screens_page(client) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    html = client.get("/admin/screens").get_data(as_text=True)
+    return html, re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_a_moderator_renames_a_screen_and_its_counts_go_with_it(admin_client, write_story):
+    write_story("maria")
+    admin_client.application.extensions["storywall"].index.rescan()
+    beat(admin_client, screen="", shown={"maria": 7})
+    beat(admin_client, screen="lobby", shown={"maria": 2})
+    html, token = screens_page(admin_client)
+    assert 'value="unnamed 127.0.0.1"' in html and "Rename" in html and "Forget" in html
+    response = admin_client.post(
+        "/admin/screens/rename",
+        data={"csrf_token": token, "name": "unnamed 127.0.0.1", "new_name": " lobby "},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "unnamed 127.0.0.1 is now called lobby" in html and "/kiosk?screen=lobby" in html
+    db = admin_client.application.extensions["storywall"].db
+    assert [(r["name"], r["shown"]) for r in db.screens()] == [("lobby", 9)]
+    assert db.display_counts("maria") == (9, 1)
+    (entry,) = [r for r in db.audit_log() if r["action"] == "renamed a screen"]
+    assert entry["actor"] == "alex" and entry["detail"] == "from unnamed 127.0.0.1 to lobby"
+
+
+def test_a_bad_new_name_or_a_gone_screen_is_said_and_nothing_changes(admin_client) -> None:
+    beat(admin_client, screen="lobby")
+    _, token = screens_page(admin_client)
+    for form, said in [
+        ({"name": "lobby", "new_name": "<b>hall</b>"}, "is not a screen name"),
+        ({"name": "lobby", "new_name": ""}, "is not a screen name"),
+        ({"name": "cafe", "new_name": "hall"}, "no screen called cafe"),
+    ]:
+        response = admin_client.post(
+            "/admin/screens/rename", data={"csrf_token": token, **form}, follow_redirects=True
+        )
+        assert said in response.get_data(as_text=True)
+    db = admin_client.application.extensions["storywall"].db
+    assert [r["name"] for r in db.screens()] == ["lobby"]
+
+
+def test_a_moderator_forgets_a_fake_screen(admin_client, write_story) -> None:
+    write_story("maria")
+    admin_client.application.extensions["storywall"].index.rescan()
+    beat(admin_client, screen="lobby", shown={"maria": 3})
+    beat(admin_client, screen="fake", shown={"maria": 99999})
+    beat(admin_client, screen="old-tv", shown={"maria": 5})
+    _, token = screens_page(admin_client)
+    admin_client.post(
+        "/admin/screens/forget", data={"csrf_token": token, "name": "fake", "counts": "1"}
+    )
+    response = admin_client.post(
+        "/admin/screens/forget", data={"csrf_token": token, "name": "old-tv"}, follow_redirects=True
+    )
+    assert "Forgot old-tv" in response.get_data(as_text=True)
+    db = admin_client.application.extensions["storywall"].db
+    assert [r["name"] for r in db.screens()] == ["lobby"]
+    assert db.display_counts("maria") == (8, 2)  # old-tv's showings stay in the story's history
+    details = [r["detail"] for r in db.audit_log() if r["action"] == "forgot a screen"]
+    assert details == ["old-tv", "fake, and what it has shown"]
+
+
+def test_renaming_and_forgetting_need_a_moderator_and_a_form_token(app, client, admin_client):
+    beat(client, screen="lobby")
+    for path in ["/admin/screens/rename", "/admin/screens/forget"]:
+        form = {"name": "lobby", "new_name": "hall"}
+        assert client.post(path, data=form).status_code in (303, 400)
+        assert admin_client.post(path, data=form).status_code == 400  # no CSRF token
+    assert [r["name"] for r in app.extensions["storywall"].db.screens()] == ["lobby"]

@@ -1,12 +1,14 @@
 """Operational data in SQLite, in the instance folder: screens, display counts,
 the moderation audit log, moderator accounts and rate limits.
 
-SQLite works across gunicorn's worker processes without a server. Each thread
-gets its own connection; WAL mode lets readers and one writer work at once.
+SQLite works across gunicorn's worker processes without a server. Each call
+borrows a connection from a small pool; WAL mode lets readers and one writer
+work at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -45,12 +47,14 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     created_at    REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS rate_limits (
-    key    TEXT NOT NULL,
-    window INTEGER NOT NULL,
-    hits   INTEGER NOT NULL,
-    PRIMARY KEY (key, window)
+DROP TABLE IF EXISTS rate_limits;
+CREATE TABLE IF NOT EXISTS rate_hits (
+    key     TEXT NOT NULL,
+    at      REAL NOT NULL,
+    expires REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS rate_hits_key ON rate_hits (key, at);
+CREATE INDEX IF NOT EXISTS rate_hits_expires ON rate_hits (expires);
 CREATE TABLE IF NOT EXISTS logins (
     token_hash TEXT PRIMARY KEY,
     user       TEXT NOT NULL,
@@ -62,38 +66,90 @@ CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
 
 
 class Database:
-    """One SQLite file; a connection per thread, opened on first use."""
+    """One SQLite file, and a small pool of connections to it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self.connection().executescript(SCHEMA)  # runs in its own transaction
+        self.pool_size = pool_size
+        self.open_connections = 0  # idle in the pool or lent out
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._connection() as conn:
+            conn.executescript(SCHEMA)  # runs in its own transaction
 
-    def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=15000")
-            self._local.conn = conn
+    def _open(self) -> sqlite3.Connection:
+        # Lent to one thread at a time, so any thread may use it.
+        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=15000")
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one call, from the pool and back to it.
+
+        A pool rather than a connection per thread: a worker's threads (or
+        gevent's greenlets) come and go, and a connection kept per thread
+        stays open after its thread has gone. At most `pool_size` wait idle;
+        any more that a burst needs are closed after use.
+        """
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                self.open_connections += 1
+        if conn is None:
+            try:
+                conn = self._open()
+            except BaseException:
+                with self._lock:
+                    self.open_connections -= 1
+                raise
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        finally:
+            try:
+                reusable = not conn.in_transaction
+            except sqlite3.Error:
+                reusable = False
+            with self._lock:
+                keep = reusable and len(self._idle) < self.pool_size
+                if keep:
+                    self._idle.append(conn)
+                else:
+                    self.open_connections -= 1
+            if not keep:
+                conn.close()
+
+    def close(self) -> None:
+        """Close the idle connections; ones lent out close when they come back."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self.open_connections -= len(idle)
+            self.pool_size = 0
+        for conn in idle:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (a full disk does that); a
+                # connection still in a transaction is closed, never reused.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return self.connection().execute(sql, params).fetchall()
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # -- screens and display counts -----------------------------------------------
 
@@ -107,10 +163,23 @@ class Database:
         shown: dict[str, int],
         address: str | None = None,
         user_agent: str | None = None,
+        new_screens: tuple[int, float] | None = None,
         now: float | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record that `screen` is alive, and add up the stories it showed.
+
+        With `new_screens` (count, seconds), a screen not heard from before is
+        added only while its address added fewer than `count` in the last
+        `seconds`; past that, nothing is recorded and the answer is False.
+        """
         now = time.time() if now is None else now
         with self.transaction() as db:
+            if new_screens is not None:
+                known = db.execute("SELECT 1 FROM screens WHERE name = ?", (screen,)).fetchone()
+                if known is None and not self._take(
+                    db, f"new screen:{address}", new_screens[0], new_screens[1], now
+                ):
+                    return False
             db.execute(
                 """INSERT INTO screens (name, story, playlist, uptime, started_at, last_seen,
                                         address, user_agent)
@@ -126,9 +195,52 @@ class Database:
                    ON CONFLICT (slug, screen) DO UPDATE SET shown = shown + excluded.shown""",
                 [(slug, screen, count) for slug, count in shown.items() if count > 0],
             )
+        return True
 
     def screens(self) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM screens ORDER BY name")
+        """Every screen heard from, by name, with how many showings it has counted."""
+        return self.query(
+            "SELECT screens.*, (SELECT COALESCE(SUM(shown), 0) FROM displays "
+            "WHERE displays.screen = screens.name) AS shown FROM screens ORDER BY name"
+        )
+
+    def rename_screen(self, old: str, new: str) -> bool:
+        """Call a screen by a new name, its display counts with it; False if it is unknown.
+
+        When a screen called `new` exists already (the same TV, back under the
+        name its URL now gives), the two become one: counts add up, and the
+        one heard from last says what is on it.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT last_seen FROM screens WHERE name = ?", (old,)).fetchone()
+            if row is None:
+                return False
+            if old == new:
+                return True
+            other = db.execute("SELECT last_seen FROM screens WHERE name = ?", (new,)).fetchone()
+            if other is not None:
+                older = old if other["last_seen"] >= row["last_seen"] else new
+                db.execute("DELETE FROM screens WHERE name = ?", (older,))
+            db.execute("UPDATE screens SET name = ? WHERE name = ?", (new, old))
+            db.execute(
+                """INSERT INTO displays (slug, screen, shown)
+                   SELECT slug, ?, shown FROM displays WHERE screen = ?
+                   ON CONFLICT (slug, screen) DO UPDATE SET shown = shown + excluded.shown""",
+                (new, old),
+            )
+            db.execute("DELETE FROM displays WHERE screen = ?", (old,))
+        return True
+
+    def forget_screen(self, name: str, *, counts: bool = False) -> bool:
+        """Take a screen off the list (and, with `counts`, what it showed); False if unknown.
+
+        A kiosk still running under that name comes back with its next heartbeat.
+        """
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM screens WHERE name = ?", (name,))
+            if counts:
+                db.execute("DELETE FROM displays WHERE screen = ?", (name,))
+        return cursor.rowcount == 1
 
     def display_counts(self, slug: str) -> tuple[int, int]:
         """How many times a story was shown, and on how many screens."""
@@ -157,21 +269,31 @@ class Database:
 
     # -- rate limits -------------------------------------------------------------
 
-    def hit(self, key: str, limit: int, per_seconds: int, now: float | None = None) -> bool:
-        """Count one attempt for `key`; False once more than `limit` fall in the window."""
+    def hit(self, key: str, limit: int, per_seconds: float, now: float | None = None) -> bool:
+        """Count one attempt for `key`; False, and not counted, once `limit` attempts
+        were let through in the last `per_seconds`.
+
+        A sliding window: no span of `per_seconds`, wherever it starts, lets more
+        than `limit` through (windows on the clock let twice the limit through
+        across their edge). Refused attempts are not stored, so a key never
+        holds more than `limit` rows.
+        """
         now = time.time() if now is None else now
-        window = int(now // per_seconds)
         with self.transaction() as db:
-            db.execute("DELETE FROM rate_limits WHERE window < ?", (window - 1,))
-            db.execute(
-                """INSERT INTO rate_limits (key, window, hits) VALUES (?, ?, 1)
-                   ON CONFLICT (key, window) DO UPDATE SET hits = hits + 1""",
-                (key, window),
-            )
-            hits = db.execute(
-                "SELECT hits FROM rate_limits WHERE key = ? AND window = ?", (key, window)
-            ).fetchone()[0]
-        return hits <= limit
+            return self._take(db, key, limit, per_seconds, now)
+
+    @staticmethod
+    def _take(db: sqlite3.Connection, key: str, limit: int, per: float, now: float) -> bool:
+        db.execute("DELETE FROM rate_hits WHERE expires <= ?", (now,))
+        used = db.execute(
+            "SELECT COUNT(*) FROM rate_hits WHERE key = ? AND at > ?", (key, now - per)
+        ).fetchone()[0]
+        if used >= limit:
+            return False
+        db.execute(
+            "INSERT INTO rate_hits (key, at, expires) VALUES (?, ?, ?)", (key, now, now + per)
+        )
+        return True
 
     # -- moderator accounts and their sign-ins -------------------------------------------
 

@@ -27,6 +27,9 @@ export function heartbeat() {
       shown: shown
     })
   }).then(function (response) {
+    // Refused as it is (400, 413): sent again it would be refused again, and
+    // the screen would look silent for ever. Drop these counts instead.
+    if (response.status >= 400 && response.status < 500 && response.status !== 429) return;
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.json().then(function (answer) {
       if (answer.now) syncClock(answer.now * 1000 + (Date.now() - sent) / 2, true);

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 # that machines post to (not people, through a form) is exempted with
 # `csrf.exempt` where it is defined.
 csrf = CSRFProtect()
+
+DISK_FULL = "The server's disk is full; nothing was saved. Tell the wall's operator."
 
 # Scripts and styles come only from our own origin; style attributes are
 # allowed because a photo's focal point is set per picture.
@@ -133,8 +137,33 @@ def init_app(app: Flask, settings: Settings) -> None:
             "error.html", code=413, title="That upload is too large", message=message
         ), 413
 
+    app.register_error_handler(OSError, disk_full)
+    app.register_error_handler(sqlite3.OperationalError, disk_full)
+
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()
+
+
+def disk_full(error: Exception):  # type: ignore[no-untyped-def]
+    """Say the disk is full (the stories or the instance folder), not a bare 500."""
+    if not is_disk_full(error):
+        raise error  # anything else is a fault: the usual 500, logged with its traceback
+    log.error("disk full: %s %s: %s", request.method, request.path, error)
+    if request.path.startswith("/api/"):
+        return jsonify(error="disk full", message=DISK_FULL), 507
+    return render_template(
+        "error.html", code=507, title="The server's disk is full", message=DISK_FULL
+    ), 507
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is a write refused for want of space (or of quota)."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(error)
+    return False
 
 
 def get_wall() -> Wall:

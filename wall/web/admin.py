@@ -34,6 +34,7 @@ from ..forms import (
     read_dates,
     read_edit,
 )
+from ..screens import NAME_RE
 from ..stories import FRONT_MATTER_KEYS, PLACES, Story
 from . import cards, get_db, get_moderation, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
@@ -382,10 +383,52 @@ def screens():
                 "alive": now - row["last_seen"] <= stale,
                 "address": row["address"],
                 "user_agent": row["user_agent"],
+                "shown": row["shown"],
             }
         )
     configured = sorted(set(current_app.config.get("SCREENS") or {}) - seen)
     return render_template("admin/screens.html", screens=rows, never_seen=configured)
+
+
+@bp.post("/screens/rename")
+def rename_screen():
+    """Call a screen by another name, with what it has shown; merge it into one of that name."""
+    old = request.form.get("name", "")
+    new = " ".join(request.form.get("new_name", "").split())
+    if not NAME_RE.match(new):
+        flash(
+            f"Not renamed: {new!r} is not a screen name. Use letters, digits, spaces, "
+            "'.', '_' or '-', at most 64 characters.",
+            "error",
+        )
+        return redirect(url_for("admin.screens"), code=303)
+    if not get_db().rename_screen(old, new):
+        flash(f"There is no screen called {old} any more.", "error")
+        return redirect(url_for("admin.screens"), code=303)
+    get_db().audit(current_moderator() or "?", "renamed a screen", None, f"from {old} to {new}")
+    address = url_for("kiosk.kiosk", screen=new)
+    flash(
+        f"{old} is now called {new}, with what it has shown. A kiosk still opened under "
+        f"the old name reports as {old} again: open it at {address}."
+    )
+    return redirect(url_for("admin.screens"), code=303)
+
+
+@bp.post("/screens/forget")
+def forget_screen():
+    """Take a screen off the list, and if asked, what it has shown."""
+    name = request.form.get("name", "")
+    counts = bool(request.form.get("counts"))
+    if not get_db().forget_screen(name, counts=counts):
+        flash(f"There is no screen called {name} any more.", "error")
+        return redirect(url_for("admin.screens"), code=303)
+    detail = name + (", and what it has shown" if counts else "")
+    get_db().audit(current_moderator() or "?", "forgot a screen", None, detail)
+    flash(
+        f"Forgot {name}" + (" and what it has shown" if counts else "") + ". If a kiosk "
+        "still runs under that name, it is listed again with its next heartbeat."
+    )
+    return redirect(url_for("admin.screens"), code=303)
 
 
 @bp.get("/audit")

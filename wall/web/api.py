@@ -5,22 +5,37 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..core import Wall
 from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
+from ..stories import SLUG_RE
 from . import csrf, get_db, get_wall, today
+from .auth import client_address
+from .cache import app_cache
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
 
 HEARTBEAT_SECONDS = 15.0
 _CACHE_SIZE = 64
+
+# What a heartbeat may hold. A kiosk sends a few hundred bytes; one that could
+# not report for days sends a count for each story it showed meanwhile.
+HEARTBEAT_MAX_BYTES = 64 * 1024
+SHOWN_MAX_ENTRIES = 2000
+SHOWN_MAX_COUNT = 100_000
+SLUG_MAX_CHARS = 200
+UPTIME_MAX_SECONDS = 10 * 365 * 86400.0
+# Screens one client address may add in a day, besides those named in SCREENS:
+# enough for the TVs of a floor behind one router, not for flooding the list.
+NEW_SCREENS_PER_ADDRESS = (20, 86400.0)
 
 
 def current_screen() -> Screen:
@@ -39,11 +54,12 @@ def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
     """The JSON body and ETag of a screen's playlist, built once per index version."""
     wall = get_wall()
     key = (wall.index.version, today(), screen, request.host_url)
-    cache: OrderedDict = current_app.extensions.setdefault("storywall.playlists", OrderedDict())
-    hit = cache.get(key)
-    if hit is not None:
-        cache.move_to_end(key)
-        return hit
+    return app_cache("storywall.playlists", _CACHE_SIZE).get_or_build(
+        key, lambda: _build_playlist(wall, screen)
+    )
+
+
+def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
     everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
     chosen = (
         [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
@@ -69,11 +85,7 @@ def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
     # Compressed once per version, not per request: a 1,000-story playlist
     # shrinks about tenfold, and hundreds of screens fetch the same bytes.
-    entry = (body, etag, gzip.compress(body, compresslevel=6, mtime=0))
-    cache[key] = entry
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
-    return entry
+    return body, etag, gzip.compress(body, compresslevel=6, mtime=0)
 
 
 @bp.get("/api/stories")
@@ -93,36 +105,99 @@ def stories():
     return response.make_conditional(request)
 
 
+class BadHeartbeat(ValueError):
+    """What is wrong with a heartbeat, in words for whoever set up the kiosk."""
+
+
+def read_heartbeat(data: object) -> dict:
+    """A heartbeat's fields, checked: anything a kiosk would not send is refused."""
+    if not isinstance(data, dict):
+        raise BadHeartbeat("send a JSON object")
+    screen = data.get("screen")
+    if not isinstance(screen, str | None):
+        raise BadHeartbeat("screen: send the screen's name as text")
+    screen = (screen or "").strip()
+    if screen and not NAME_RE.match(screen):
+        raise BadHeartbeat(
+            "screen names use letters, digits, spaces, '.', '_' or '-', at most 64 characters"
+        )
+    story = data.get("story")
+    if story not in (None, "") and not _is_slug(story):
+        raise BadHeartbeat("story: send the slug of the story on the screen, or null")
+    playlist = data.get("playlist")
+    if not isinstance(playlist, str | None):
+        raise BadHeartbeat("playlist: send the playlist's ETag as text, or null")
+    uptime = data.get("uptime", 0)
+    if isinstance(uptime, bool) or not isinstance(uptime, int | float) or math.isnan(uptime):
+        raise BadHeartbeat("uptime: send the seconds since the kiosk started, as a number")
+    shown = data.get("shown")
+    if not isinstance(shown, dict | None):
+        raise BadHeartbeat("shown: send an object of story slugs and how often each was shown")
+    shown = shown or {}
+    if len(shown) > SHOWN_MAX_ENTRIES:
+        raise BadHeartbeat(f"shown: at most {SHOWN_MAX_ENTRIES} stories in one heartbeat")
+    for slug, count in shown.items():
+        if not _is_slug(slug):
+            raise BadHeartbeat(f"shown: {slug[:80]!r} is not a story's slug")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise BadHeartbeat(f"shown: the count for {slug!r} is not a whole number")
+        if not 0 <= count <= SHOWN_MAX_COUNT:
+            raise BadHeartbeat(f"shown: the count for {slug!r} is not 0 to {SHOWN_MAX_COUNT:,}")
+    return {
+        "screen": screen,
+        "story": story or None,
+        "playlist": (playlist or "")[:64] or None,
+        # A kiosk's clock may step back; its uptime is shown, not trusted.
+        "uptime": min(max(float(uptime), 0.0), UPTIME_MAX_SECONDS),
+        "shown": shown,
+    }
+
+
+def _is_slug(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= SLUG_MAX_CHARS and bool(SLUG_RE.match(value))
+
+
 @bp.post("/api/heartbeat")
 @csrf.exempt  # kiosks post here without a session: a heartbeat changes nothing of anyone's
 def heartbeat():
     """Record that a kiosk is alive: its screen, the story on it and what it has shown."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return jsonify(error="send a JSON object"), 400
-    screen = str(data.get("screen") or "").strip()[:64] or f"unnamed {request.remote_addr}"
-    if not NAME_RE.match(screen) and not screen.startswith("unnamed "):
-        return jsonify(error="screen names use letters, digits, spaces, '.', '_' or '-'"), 400
-    index = get_wall().index
-    shown: dict[str, int] = {}
-    raw_shown = data.get("shown") if isinstance(data.get("shown"), dict) else {}
-    for slug, count in list(raw_shown.items())[:500]:
-        if isinstance(count, int) and 0 < count <= 100_000 and index.get(str(slug)) is not None:
-            shown[str(slug)] = count
-    story = data.get("story")
+    request.max_content_length = HEARTBEAT_MAX_BYTES  # larger: 413, from the app's handler
+    if not request.is_json:
+        return jsonify(error="send a JSON object, as application/json"), 400
     try:
-        uptime = min(max(float(data.get("uptime", 0)), 0.0), 10 * 365 * 86400.0)
-    except (TypeError, ValueError):
-        uptime = 0.0
-    get_db().record_heartbeat(
+        fields = read_heartbeat(json.loads(request.get_data(cache=False)))
+    except (ValueError, RecursionError) as exc:  # not JSON, nested too deep, or BadHeartbeat
+        error = str(exc) if isinstance(exc, BadHeartbeat) else "send a JSON object"
+        return jsonify(error=error), 400
+    address = client_address()
+    configured = current_app.config.get("SCREENS") or {}
+    screen = fields["screen"] or f"unnamed {address}"
+    get_wall().catch_up()  # count a story this worker has not applied yet
+    index = get_wall().index
+    # Well-formed slugs of stories not (or no longer) here are left out, not
+    # refused: a kiosk may report a story deleted since its last playlist.
+    shown = {slug: n for slug, n in fields["shown"].items() if index.get(slug) is not None}
+    recorded = get_db().record_heartbeat(
         screen,
-        story=str(story)[:200] if story else None,
-        playlist=str(data.get("playlist") or "")[:64] or None,
-        uptime=uptime,
+        story=fields["story"],
+        playlist=fields["playlist"],
+        uptime=fields["uptime"],
         shown=shown,
-        address=request.remote_addr,
+        address=address,
         user_agent=request.user_agent.string[:300],
+        new_screens=None if screen in configured else NEW_SCREENS_PER_ADDRESS,
     )
+    if not recorded:
+        count, _ = NEW_SCREENS_PER_ADDRESS
+        message = (
+            f"{address} has added {count} new screens today, the most one address may. "
+            "Name this screen in the wall's settings (SCREENS), or ask a moderator to "
+            "forget screens no longer used."
+        )
+        response = jsonify(error=message)
+        response.status_code = 429
+        response.headers["Retry-After"] = "3600"
+        return response
     # `now` lets the screens of a group keep step by the server's clock.
     return jsonify(ok=True, every=int(current_app.config["HEARTBEAT_SECONDS"]), now=time.time())
 

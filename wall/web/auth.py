@@ -45,9 +45,20 @@ PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 @functools.cache
 def _dummy_hash() -> str:
-    # Checked when the name is unknown, so a wrong name costs as long as a wrong
-    # password and response times do not tell which names exist.
     return generate_password_hash(secrets.token_hex(16))
+
+
+def password_matches(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one `stored` is a hash of, at the cost of one hash always.
+
+    An unknown name, or an account with no password (single sign-on only,
+    stored as "!sso"), is checked against a hash of nothing anyone knows: a
+    failed sign-in costs the same whatever the name, so response times do
+    not tell which names exist.
+    """
+    usable = stored is not None and not stored.startswith("!")
+    matches = check_password_hash(stored if usable else _dummy_hash(), password[:1024])
+    return usable and matches
 
 
 # -- the network: proxies, client addresses, HTTPS ---------------------------------------
@@ -224,8 +235,7 @@ def login():
             status = 429
         else:
             user = get_db().get_user(name) if USER_NAME_RE.match(name) else None
-            stored = user["password_hash"] if user is not None else _dummy_hash()
-            if check_password_hash(stored, password[:1024]) and user is not None:
+            if password_matches(user["password_hash"] if user is not None else None, password):
                 sign_in(user["name"])
                 return redirect(next_url, code=303)
             error = "That name and password do not match a moderator account."

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
 from ..stories import Story
 from . import get_db, get_wall, today
+from .cache import app_cache
 from .cards import photo_sources, portrait
 from .renditions import send_rendition
 
 bp = Blueprint("intranet", __name__)
+
+_GRID_CACHE_SIZE = 256
 
 
 @bp.get("/")
@@ -42,19 +43,15 @@ def wall():
 
 def _grid(version: int, stories: list[Story]) -> Markup:
     """The cards, rendered once per index version: the 9 a.m. rush reads the same page."""
-    cache: OrderedDict = current_app.extensions.setdefault("storywall.grids", OrderedDict())
     key = (version, today(), request.host_url, tuple(s.slug for s in stories))
-    html = cache.get(key)
-    if html is None:
-        html = Markup(
+    return app_cache("storywall.grids", _GRID_CACHE_SIZE).get_or_build(
+        key,
+        lambda: Markup(
             render_template(
                 "_grid.html", stories=stories, photo_sources=photo_sources, portrait=portrait
             )
-        )
-        cache[key] = html
-        while len(cache) > 256:
-            cache.popitem(last=False)
-    return html
+        ),
+    )
 
 
 @bp.get("/stories/<slug>")

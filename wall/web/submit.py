@@ -8,9 +8,11 @@ until the form is sent, so a mistake elsewhere never means choosing it again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -36,10 +39,11 @@ from ..photos import PhotoError, prepare_upload
 from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE, initials_of
-from . import get_moderation, get_wall, today
+from . import DISK_FULL, disk_full, get_moderation, get_wall, is_disk_full, today
 from .auth import current_user, refused_without_token, within_rate
 
 bp = Blueprint("submit", __name__)
+log = logging.getLogger(__name__)
 
 STASH_RE = re.compile(r"^[0-9a-f]{32}$")
 STASH_HOURS = 24
@@ -164,6 +168,7 @@ def send():
     front = submission_front_matter(result.values, today(), login=current_user())
     photo_file = stash_path(photo_token) if photo_token else None
     submitter = f"{result.values['submitted_by']} <{result.values['submitter_email']}>"
+    g.photo_token = photo_token  # for the form shown again if the disk is full
     try:
         story = get_moderation().submit(
             front,
@@ -251,6 +256,21 @@ def expired(error: CSRFError):  # type: ignore[no-untyped-def]
     )
     return render_form(
         values, photo_token=kept if stash_path(kept) else None, status=400, notice=notice
+    )
+
+
+@bp.errorhandler(OSError)
+@bp.errorhandler(sqlite3.OperationalError)
+def disk_full_while_sending(error: Exception):  # type: ignore[no-untyped-def]
+    """The disk is full: show the form again with everything typed, and say so."""
+    if not is_disk_full(error) or request.endpoint != "submit.send":
+        return disk_full(error)  # the app's answer (or its 500)
+    log.error("disk full: %s %s: %s", request.method, request.path, error)
+    values = form_values()
+    kept = g.get("photo_token") or values.pop("photo_token", "")
+    notice = f"{DISK_FULL} Everything you typed is still here: try sending it again later."
+    return render_form(
+        values, photo_token=kept if stash_path(kept) else None, status=507, notice=notice
     )
 
 

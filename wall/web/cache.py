@@ -1,0 +1,61 @@
+"""A small least-recently-used cache that a worker's threads can share."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from flask import current_app
+
+V = TypeVar("V")
+
+
+class LRU(Generic[V]):
+    """At most `size` entries; reading one makes it the last to go.
+
+    Every read and write holds a lock: a gthread worker's threads share the
+    cache, and an OrderedDict read, moved and evicted by several at once
+    loses entries or raises KeyError. Values are built outside the lock, so a
+    slow build never holds up the readers; two threads may build the same
+    value at once, and the first one stored wins.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: V) -> V:
+        """Store `value` unless another thread stored one first; return the stored one."""
+        with self._lock:
+            stored = self._entries.setdefault(key, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return stored
+
+    def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
+        value = self.get(key)
+        return value if value is not None else self.put(key, build())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def app_cache(name: str, size: int) -> LRU:
+    """The app's cache called `name`, made on first use."""
+    cache = current_app.extensions.get(name)
+    if cache is None:
+        # setdefault is atomic: two threads making it at once end up with one.
+        cache = current_app.extensions.setdefault(name, LRU(size))
+    return cache
