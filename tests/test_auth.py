@@ -16,7 +16,8 @@ from tests.conftest import MODERATOR, csrf_token
 from wall import create_app
 from wall.cli import main
 from wall.db import Database
-from wall.web.auth import parse_rate, safe_next
+from wall.settings import parse_rate
+from wall.web.auth import safe_next
 
 # Werkzeug's default, and what `storywall user add` uses: slow on purpose.
 STRONG_HASH = re.compile(r"^(scrypt|pbkdf2):")
@@ -110,7 +111,7 @@ def test_a_wrong_password_or_name_is_refused_alike(client, moderator) -> None:
 def test_every_failed_sign_in_costs_one_password_hash(app, client, monkeypatch) -> None:
     # An account for single sign-on has no password to check; answering it at
     # once, and any other name only after a slow hash, tells which names exist.
-    db = app.extensions["storywall.db"]
+    db = app.extensions["storywall"].db
     db.add_user("carol", generate_password_hash("carol's own password"))
     db.add_user("dana", "!sso")  # as `storywall user add dana --sso` makes it
     hashed: list[str] = []

@@ -222,7 +222,7 @@ def _database(obj: dict):  # type: ignore[no-untyped-def]
 
 
 def _check_user_name(name: str) -> str:
-    from .web.auth import USER_NAME_RE
+    from .accounts import USER_NAME_RE
 
     if not USER_NAME_RE.match(name):
         raise click.BadParameter(

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .accounts import Accounts
 from .db import Database
 from .index import StoryIndex
 from .moderation import Moderation
@@ -67,6 +68,11 @@ class Wall:
     def db(self) -> Database:
         """The instance's database, opened (and created) on first use."""
         return Database(self.instance_dir / "storywall.db")
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Moderator accounts and their sign-ins."""
+        return Accounts(self.db)
 
     @cached_property
     def moderation(self) -> Moderation:

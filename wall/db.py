@@ -204,12 +204,13 @@ class Database:
             "WHERE displays.screen = screens.name) AS shown FROM screens ORDER BY name"
         )
 
-    def rename_screen(self, old: str, new: str) -> bool:
+    def rename_screen(self, old: str, new: str, *, actor: str = "") -> bool:
         """Call a screen by a new name, its display counts with it; False if it is unknown.
 
         When a screen called `new` exists already (the same TV, back under the
         name its URL now gives), the two become one: counts add up, and the
-        one heard from last says what is on it.
+        one heard from last says what is on it. With an `actor`, the audit
+        record is written in the same transaction.
         """
         with self.transaction() as db:
             row = db.execute("SELECT last_seen FROM screens WHERE name = ?", (old,)).fetchone()
@@ -217,6 +218,8 @@ class Database:
                 return False
             if old == new:
                 return True
+            if actor:
+                self._audit(db, actor, "renamed a screen", None, f"from {old} to {new}")
             other = db.execute("SELECT last_seen FROM screens WHERE name = ?", (new,)).fetchone()
             if other is not None:
                 older = old if other["last_seen"] >= row["last_seen"] else new
@@ -231,16 +234,22 @@ class Database:
             db.execute("DELETE FROM displays WHERE screen = ?", (old,))
         return True
 
-    def forget_screen(self, name: str, *, counts: bool = False) -> bool:
+    def forget_screen(self, name: str, *, counts: bool = False, actor: str = "") -> bool:
         """Take a screen off the list (and, with `counts`, what it showed); False if unknown.
 
         A kiosk still running under that name comes back with its next heartbeat.
+        With an `actor`, the audit record is written in the same transaction.
         """
         with self.transaction() as db:
             cursor = db.execute("DELETE FROM screens WHERE name = ?", (name,))
+            if cursor.rowcount != 1:
+                return False
             if counts:
                 db.execute("DELETE FROM displays WHERE screen = ?", (name,))
-        return cursor.rowcount == 1
+            if actor:
+                detail = name + (", and what it has shown" if counts else "")
+                self._audit(db, actor, "forgot a screen", None, detail)
+        return True
 
     def display_counts(self, slug: str) -> tuple[int, int]:
         """How many times a story was shown, and on how many screens."""
@@ -255,10 +264,16 @@ class Database:
 
     def audit(self, actor: str, action: str, slug: str | None = None, detail: str = "") -> None:
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO audit (at, actor, action, slug, detail) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), actor, action, slug, detail),
-            )
+            self._audit(db, actor, action, slug, detail)
+
+    @staticmethod
+    def _audit(
+        db: sqlite3.Connection, actor: str, action: str, slug: str | None, detail: str
+    ) -> None:
+        db.execute(
+            "INSERT INTO audit (at, actor, action, slug, detail) VALUES (?, ?, ?, ?, ?)",
+            (time.time(), actor, action, slug, detail),
+        )
 
     def audit_log(self, slug: str | None = None, limit: int = 200) -> list[sqlite3.Row]:
         if slug is None:

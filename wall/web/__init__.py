@@ -14,6 +14,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..accounts import Accounts
 from ..core import Wall
 from ..db import Database
 from ..moderation import Moderation
@@ -174,6 +175,11 @@ def get_wall() -> Wall:
 def get_db() -> Database:
     """The instance's SQLite database: screens, audit log, users, rate limits."""
     return get_wall().db
+
+
+def get_accounts() -> Accounts:
+    """Moderator accounts and their sessions."""
+    return get_wall().accounts
 
 
 def get_moderation() -> Moderation:

@@ -402,10 +402,9 @@ def rename_screen():
             "error",
         )
         return redirect(url_for("admin.screens"), code=303)
-    if not get_db().rename_screen(old, new):
+    if not get_db().rename_screen(old, new, actor=current_moderator() or "?"):
         flash(f"There is no screen called {old} any more.", "error")
         return redirect(url_for("admin.screens"), code=303)
-    get_db().audit(current_moderator() or "?", "renamed a screen", None, f"from {old} to {new}")
     address = url_for("kiosk.kiosk", screen=new)
     flash(
         f"{old} is now called {new}, with what it has shown. A kiosk still opened under "
@@ -419,11 +418,9 @@ def forget_screen():
     """Take a screen off the list, and if asked, what it has shown."""
     name = request.form.get("name", "")
     counts = bool(request.form.get("counts"))
-    if not get_db().forget_screen(name, counts=counts):
+    if not get_db().forget_screen(name, counts=counts, actor=current_moderator() or "?"):
         flash(f"There is no screen called {name} any more.", "error")
         return redirect(url_for("admin.screens"), code=303)
-    detail = name + (", and what it has shown" if counts else "")
-    get_db().audit(current_moderator() or "?", "forgot a screen", None, detail)
     flash(
         f"Forgot {name}" + (" and what it has shown" if counts else "") + ". If a kiosk "
         "still runs under that name, it is listed again with its next heartbeat."

@@ -7,13 +7,8 @@ on every device, and a stolen cookie is worthless after that.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import ipaddress
 import re
-import secrets
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,33 +27,13 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import get_db
+from ..accounts import LOGIN_MAX_AGE, USER_NAME_RE
+from ..settings import parse_rate
+from . import get_accounts, get_db
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_MAX_AGE = 12 * 3600.0  # a working day; then sign in again
-USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(16))
-
-
-def password_matches(stored: str | None, password: str) -> bool:
-    """Whether `password` is the one `stored` is a hash of, at the cost of one hash always.
-
-    An unknown name, or an account with no password (single sign-on only,
-    stored as "!sso"), is checked against a hash of nothing anyone knows: a
-    failed sign-in costs the same whatever the name, so response times do
-    not tell which names exist.
-    """
-    usable = stored is not None and not stored.startswith("!")
-    matches = check_password_hash(stored if usable else _dummy_hash(), password[:1024])
-    return usable and matches
 
 
 # -- the network: proxies, client addresses, HTTPS ---------------------------------------
@@ -123,30 +98,13 @@ class WallSessionInterface(SecureCookieSessionInterface):
 # -- rate limits -----------------------------------------------------------------------------
 
 
-def parse_rate(text: str) -> tuple[int, int]:
-    """'10/minute' → (10, 60); '5/30' → 5 per 30 seconds."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:/|per)\s*(\d*)\s*([a-z]*?)s?\s*", str(text).lower())
-    if not match or (match[3] and match[3] not in PERIODS) or not (match[2] or match[3]):
-        raise ValueError(f"not a rate like '10/minute': {text!r}")
-    seconds = int(match[2] or 1) * PERIODS.get(match[3] or "second", 1)
-    return int(match[1]), max(seconds, 1)
-
-
 def within_rate(what: str, setting: str) -> bool:
     """Count one attempt at `what` from this client; False when over the limit."""
-    try:
-        limit, per = parse_rate(current_app.config[setting])
-    except ValueError as exc:
-        current_app.logger.error("%s: %s; using 10/minute", setting, exc)
-        limit, per = 10, 60
+    limit, per = parse_rate(current_app.config[setting])  # checked at start-up
     return get_db().hit(f"{what}:{client_address()}", limit, per)
 
 
 # -- who is signed in ----------------------------------------------------------------------------
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def sso_user() -> str | None:
@@ -163,7 +121,7 @@ def current_user() -> str | None:
         name = sso_user()
         token = session.get("login")
         if name is None and isinstance(token, str):
-            name = get_db().login_user(_token_hash(token), LOGIN_MAX_AGE)
+            name = get_accounts().session_user(token)
             if name is None:
                 session.pop("login", None)  # ended, expired, or the account was removed
         g.user = name
@@ -174,7 +132,7 @@ def current_moderator() -> str | None:
     """The signed-in person's name, if they have a moderator account."""
     if "moderator" not in g:
         name = current_user()
-        g.moderator = name if name and get_db().get_user(name) is not None else None
+        g.moderator = name if name and get_accounts().is_moderator(name) else None
     return g.moderator
 
 
@@ -207,14 +165,6 @@ def require_moderator() -> Any:
     abort(make_response(page, 403))
 
 
-def moderator_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return require_moderator() or view(*args, **kwargs)
-
-    return wrapped
-
-
 # -- the views --------------------------------------------------------------------------------
 
 
@@ -234,9 +184,9 @@ def login():
             error = "Too many sign-in attempts from your address. Wait a minute and try again."
             status = 429
         else:
-            user = get_db().get_user(name) if USER_NAME_RE.match(name) else None
-            if password_matches(user["password_hash"] if user is not None else None, password):
-                sign_in(user["name"])
+            account = get_accounts().check_password(name, password)
+            if account is not None:
+                sign_in(account)
                 return redirect(next_url, code=303)
             error = "That name and password do not match a moderator account."
     return render_template(
@@ -246,18 +196,15 @@ def login():
 
 def sign_in(name: str) -> None:
     """Start a fresh session for `name`: a new cookie, a new CSRF token."""
-    db = get_db()
     old = session.get("login")
-    if isinstance(old, str):
-        db.end_login(_token_hash(old))
+    token = get_accounts().sign_in(
+        name, client_address(), replacing=old if isinstance(old, str) else None
+    )
     session.clear()
-    token = secrets.token_urlsafe(32)
-    db.start_login(_token_hash(token), name, client_address())
     session["login"] = token
     session.permanent = True
     g.pop("user", None)
     g.pop("moderator", None)
-    db.audit(name, "signed in", None, f"from {client_address()}")
 
 
 @bp.post("/logout")
@@ -266,9 +213,7 @@ def logout():
     token = session.get("login")
     user = current_user()
     if isinstance(token, str):
-        get_db().end_login(_token_hash(token))
-        if user:
-            get_db().audit(user, "signed out")
+        get_accounts().sign_out(token, user)
     session.clear()
     if sso_user():
         flash("You are signed in through single sign-on; sign out there to leave.")
