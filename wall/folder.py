@@ -50,10 +50,6 @@ def root_of(path: Path) -> Path:
     return path.parent.parent if is_bundle_file(path) else path.parent
 
 
-class OutsideFolder(ValueError):
-    """A path whose real location is outside the stories folder."""
-
-
 class StoryFolder:
     """The layout of one stories folder, and the guard at its edge."""
 
@@ -139,10 +135,3 @@ def outside_reason(root: Path, path: Path) -> str | None:
         return None
     return "is a link to a file outside the stories folder; copy the file in instead"
 
-
-def check_inside(root: Path, path: Path) -> Path:
-    """`path` if its real path is inside `root`; else raise OutsideFolder."""
-    reason = outside_reason(root, path)
-    if reason is not None:
-        raise OutsideFolder(f"{path.name} {reason}")
-    return path

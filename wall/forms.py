@@ -128,11 +128,6 @@ class _Reader:
             )
         return value
 
-    def flag(self, name: str) -> bool:
-        value = self.raw(name) in ("1", "on", "true", "yes")
-        self.values[name] = value
-        return value
-
     def result(self) -> FormResult:
         return FormResult(self.values, self.errors)
 
