@@ -5,18 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
-from wall.stories import (
-    FRONT_MATTER_KEYS,
-    is_ignored_name,
-    load_story,
-    render_markdown,
-    slug_for_path,
-    slugify,
-)
+from tests.conftest import story_text
+from wall.index import StoryIndex
+from wall.stories import FRONT_MATTER_KEYS, StoryLimits, load_story, render_markdown, slugify
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.glob("*.md"))
@@ -152,51 +148,7 @@ def test_images_in_a_body_are_not_fetched_from_other_hosts() -> None:
     assert "<img" not in render_markdown("![pixel](https://tracker.test/p.gif)")
 
 
-# -- names and paths ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        ".index.md.swp",
-        "index.md~",
-        "4913",
-        "_draft.md",
-        ".maria.md.Xy12Ab",
-        "#index.md#",
-        "maria.md.tmp",
-        "README.md",
-    ],
-)
-def test_editor_and_temp_names_are_ignored(name: str) -> None:
-    assert is_ignored_name(name)
-
-
-@pytest.mark.parametrize("name", ["maria.md", "maria", "index.md", "maria.jpg"])
-def test_story_names_are_not_ignored(name: str) -> None:
-    assert not is_ignored_name(name)
-
-
-@pytest.mark.parametrize(
-    ("relative", "slug"),
-    [
-        ("maria.md", "maria"),
-        ("maria", "maria"),
-        ("maria/index.md", "maria"),
-        ("maria/photo.jpg", "maria"),
-        ("maria/.index.md.swp", None),
-        ("maria/4913", None),
-        (".git/index", None),
-        ("_drafts/x/index.md", None),
-        ("photo.jpg", None),
-    ],
-)
-def test_a_changed_path_names_its_story(tmp_path: Path, relative: str, slug: str | None) -> None:
-    assert slug_for_path(tmp_path, tmp_path / relative) == slug
-
-
-def test_paths_outside_the_folder_belong_to_no_story(tmp_path: Path) -> None:
-    assert slug_for_path(tmp_path / "stories", tmp_path / "elsewhere.md") is None
+# -- names ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -216,3 +168,169 @@ def test_tv_line_falls_back_to_title_then_first_sentence(write_story) -> None:
 def test_initials(write_story) -> None:
     assert _story(write_story, name="Maria de la Cruz").initials == "MC"
     assert _story(write_story, name="Cher").initials == "C"
+
+
+# -- hostile files: git keeps symlinks, and anyone may write YAML -------------------
+
+SECRET = b"root:x:0:0:not for the wall\n"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder beside the stories folder, with files the wall must never read."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "secret.jpg").write_bytes(SECRET)
+    return folder
+
+
+def _problems(path: Path, stories: Path) -> list[str]:
+    story, problems = load_story(path, stories)
+    assert story is None
+    return [str(p) for p in problems]
+
+
+def test_a_photo_linked_to_a_file_outside_is_a_problem(write_story, stories, outside) -> None:
+    path = write_story("maria", photo="photo.jpg", photo_alt="Maria")
+    (stories / "maria" / "photo.jpg").symlink_to(outside / "secret.jpg")
+    problems = _problems(path, stories)
+    assert len(problems) == 1 and "photo: photo.jpg is a link to a file outside" in problems[0]
+    index = StoryIndex(stories)
+    index.load()
+    assert index.get("maria") is None and index.stories() == []
+    assert ["outside the stories folder" in str(p) for p in index.problems()] == [True]
+
+
+def test_a_bundle_folder_linked_outside_is_a_problem(stories, outside) -> None:
+    (outside / "index.md").write_text(story_text())
+    (stories / "maria").symlink_to(outside, target_is_directory=True)
+    assert "outside the stories folder" in _problems(stories / "maria" / "index.md", stories)[0]
+    index = StoryIndex(stories)
+    index.load()
+    assert index.stories() == [] and "outside the stories folder" in str(index.problems()[0])
+
+
+@pytest.mark.parametrize("relative", ["maria/index.md", "maria.md"])
+def test_a_story_file_linked_to_a_file_elsewhere_is_a_problem(
+    stories, outside, relative: str
+) -> None:
+    (outside / "story.md").write_text(story_text())
+    path = stories / relative
+    path.parent.mkdir(exist_ok=True)
+    path.symlink_to(outside / "story.md")
+    assert "outside the stories folder" in _problems(path, stories)[0]
+    index = StoryIndex(stories)
+    index.load()
+    assert index.stories() == [] and "outside the stories folder" in str(index.problems()[0])
+
+
+def test_a_photo_linked_to_another_file_inside_the_folder_is_fine(write_story, stories) -> None:
+    write_story("maria", photo="photo.jpg", photo_alt="Maria")
+    (stories / "maria" / "photo.jpg").write_bytes(b"jpeg")
+    path = write_story("dev", photo="photo.jpg", photo_alt="Dev")
+    (stories / "dev" / "photo.jpg").symlink_to(Path("..") / "maria" / "photo.jpg")
+    story, problems = load_story(path, stories)
+    assert problems == [] and story is not None
+    assert story.photo is not None and story.photo.read_bytes() == b"jpeg"
+
+
+def test_a_stories_folder_that_is_a_symlink_survives_a_release_swap(tmp_path: Path) -> None:
+    for n, role in ((1, "Swing-shift foreman"), (2, "Plant manager")):
+        bundle = tmp_path / "releases" / str(n) / "stories" / "maria"
+        bundle.mkdir(parents=True)
+        (bundle / "index.md").write_text(story_text(role=role, photo="photo.jpg", photo_alt="M"))
+        (bundle / "photo.jpg").write_bytes(b"jpeg %d" % n)
+    link = tmp_path / "stories"
+    link.symlink_to(tmp_path / "releases" / "1" / "stories", target_is_directory=True)
+    index = StoryIndex(link)
+    index.load()
+    assert index.problems() == []
+    maria = index.get("maria")
+    assert maria is not None and maria.role == "Swing-shift foreman"
+
+    swap = tmp_path / "stories.new"
+    swap.symlink_to(tmp_path / "releases" / "2" / "stories", target_is_directory=True)
+    os.replace(swap, link)  # how deploy tools switch releases: one atomic rename
+    assert index.rescan()
+    assert index.problems() == []
+    maria = index.get("maria")
+    assert maria is not None and maria.role == "Plant manager"
+    assert maria.photo is not None and maria.photo.read_bytes() == b"jpeg 2"
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """About a kilobyte of YAML that expands to 9**9 (387 million) strings."""
+    lines = ['  l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        refs = ", ".join([f"*l{n - 1}"] * 9)
+        lines.append(f"  l{n}: &l{n} [{refs}]")
+    return "laughs:\n" + "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_a_problem_found_quickly(stories: Path) -> None:
+    bomb = _alias_bomb()
+    assert len(bomb) < 1200
+    path = stories / "bomb.md"
+    path.write_text(story_text().replace("---\n", "---\n" + bomb, 1))
+    started = time.perf_counter()
+    story, problems = load_story(path, stories)
+    elapsed = time.perf_counter() - started
+    assert story is None
+    assert ["YAML aliases" in p.message for p in problems] == [True]
+    assert elapsed < 0.5, f"took {elapsed:.2f}s"
+
+
+def test_a_self_referencing_yaml_alias_is_a_problem(stories: Path) -> None:
+    path = stories / "loop.md"
+    path.write_text(story_text().replace("---\n", "---\nloop: &loop [*loop]\n", 1))
+    story, problems = load_story(path, stories)
+    assert story is None
+    assert ["refer to themselves" in p.message for p in problems] == [True]
+
+
+def test_a_few_aliases_are_fine(stories: Path) -> None:
+    path = stories / "dry.md"
+    path.write_text(story_text().replace("---\n", "---\nx-who: &who Maria\nx-again: *who\n", 1))
+    story, problems = load_story(path, stories)
+    assert problems == [] and story is not None and story.meta["x-again"] == "Maria"
+
+
+SMALL = StoryLimits(front_matter_bytes=1024, body_bytes=2048)
+
+
+def test_front_matter_over_its_limit_is_a_problem(stories: Path) -> None:
+    path = stories / "long.md"
+    path.write_text(story_text(**{"x-notes": "n" * 1100}))
+    assert load_story(path, stories)[0] is not None  # within the default limits
+    story, problems = load_story(path, stories, limits=SMALL)
+    assert story is None
+    assert ["front matter is over 1 KB" in p.message for p in problems] == [True]
+    index = StoryIndex(stories, limits=SMALL)
+    index.load()
+    assert index.stories() == [] and "front matter is over 1 KB" in str(index.problems()[0])
+
+
+def test_a_body_over_its_limit_is_a_problem(stories: Path) -> None:
+    path = stories / "long.md"
+    path.write_text(story_text(body="word " * 420))  # 2,100 bytes: over 2 KB, within the file
+    assert load_story(path, stories)[0] is not None
+    story, problems = load_story(path, stories, limits=SMALL)
+    assert story is None
+    assert ["body is over 2 KB" in p.message for p in problems] == [True]
+    index = StoryIndex(stories, limits=SMALL)
+    index.load()
+    assert index.stories() == [] and "body is over 2 KB" in str(index.problems()[0])
+
+
+def test_a_huge_file_is_read_no_further_than_the_limit(stories: Path) -> None:
+    path = stories / "huge.md"
+    path.write_text(story_text())
+    with path.open("r+b") as f:
+        f.truncate(8 << 30)  # 8 GB, sparse: reading it all would take minutes and the memory
+    started = time.perf_counter()
+    story, problems = load_story(path, stories, limits=SMALL)
+    assert story is None and ["the file is larger than the limits allow" in p.message for p in problems] == [True]
+    index = StoryIndex(stories)  # the default limits, through the index
+    index.load()
+    assert index.stories() == [] and "the file is larger than the limits allow" in str(index.problems()[0])
+    assert time.perf_counter() - started < 1

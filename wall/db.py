@@ -266,6 +266,12 @@ class Database:
         with self.transaction() as db:
             self._audit(db, actor, action, slug, detail)
 
+    def audit_all(self, records: list[tuple[str, str, str | None, str]]) -> None:
+        """Several audit records of one action: all written, or none."""
+        with self.transaction() as db:
+            for actor, action, slug, detail in records:
+                self._audit(db, actor, action, slug, detail)
+
     @staticmethod
     def _audit(
         db: sqlite3.Connection, actor: str, action: str, slug: str | None, detail: str

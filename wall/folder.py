@@ -134,4 +134,3 @@ def outside_reason(root: Path, path: Path) -> str | None:
     if real.is_relative_to(real_root):
         return None
     return "is a link to a file outside the stories folder; copy the file in instead"
-

@@ -31,7 +31,6 @@ from .storage import (
     check_slug,
     create_story,
     delete_story,
-    rename_story,
     update_story,
 )
 from .stories import PLACES, SLUG_RE, Problem, Story, load_story
@@ -205,12 +204,16 @@ class Moderation:
         story = self._require(slug)
         new_slug = values.get("slug") or slug
         if new_slug != slug:
-            check_slug(self.folder, new_slug)  # before anything is written
+            check_slug(self.folder, new_slug)  # say so before anything is written
         changes = edit_changes(story, values)
         body = values.get("body")
         body_changed = body is not None and not same_body(body, story.body)
         changed = [*changes, *(["body"] if body_changed else [])]
-        detail = "changed " + ", ".join(changed)
+        records = []
+        if changed:
+            records.append((who, "edited", slug, "changed " + ", ".join(changed)))
+        if new_slug != slug:
+            records.append((who, "renamed", new_slug, f"from {slug} to {new_slug}"))
         try:
             written, _ = update_story(
                 story.source,
@@ -219,27 +222,19 @@ class Moderation:
                 expected=token,
                 root=self.folder.root,
                 limits=self.index.limits,
-                commit=(lambda s: self.db.audit(who, "edited", s, detail)) if changed else None,
+                commit=(lambda _slug: self.db.audit_all(records)) if records else None,
+                new_slug=new_slug,
             )
         except Conflict as exc:
             self.index.refresh([slug])
             disk, _ = load_story(exc.current.path, self.folder.root, data=exc.current.raw)
-            if disk is None:
+            if disk is None or exc.current is None:
                 raise
             raise EditConflict(merge_edit(base, values, disk), disk) from None
         finally:
-            self.index.refresh([slug])
-        if new_slug != slug:
-            rename_story(
-                self.folder,
-                written,
-                new_slug,
-                commit=lambda s: self.db.audit(who, "renamed", new_slug, f"from {slug} to {s}"),
-            )
             self.index.refresh([slug, new_slug])
-            written = self.index.get(new_slug) or written
-        label = "saved" if changed or new_slug != slug else "unchanged"
-        return Done(written, label)
+        written = self.index.get(new_slug) or written
+        return Done(written, "saved" if records else "unchanged")
 
     def delete(self, slug: str, token: str, who: str) -> Story:
         """Delete a story's files; its photo stays while another story shows it."""
@@ -255,6 +250,7 @@ class Moderation:
                 self.folder,
                 story,
                 photo_shared=shared,
+                expected=token,
                 commit=lambda s: self.db.audit(who, "deleted", s, f"{story.name}; {where}"),
             )
         finally:

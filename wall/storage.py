@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import write_atomic
-from .folder import BUNDLE_INDEX, StoryFolder, root_of
+from .folder import BUNDLE_INDEX, StoryFolder, is_bundle_file, root_of, story_slug
 from .frontmatter import (
     NoFrontMatter,
     StoryText,
@@ -181,28 +181,79 @@ def update_story(
     root: Path | None = None,
     limits: StoryLimits | None = None,
     commit: Commit | None = None,
+    new_slug: str | None = None,
 ) -> tuple[Story, str]:
     """Change a story's fields (and body), refusing if the file is not the one
     `expected` names; return the story as written and the file's new token.
 
-    `commit` runs after the write, under the lock; if it raises, the old bytes
-    are put back, so a change and its audit record land together or not at all.
+    With `new_slug`, the story moves to that slug (its URL) in the same step:
+    the fields and the link name change together or not at all. `commit` runs
+    after the write, under the lock; if it raises, everything is put back, so
+    a change and its audit record land together or not at all.
     """
+    root = root or root_of(path)
     with locked(path):
         current = read_story_file(path)
         if expected is not None and current.token != expected:
             raise Conflict(CHANGED, current)
-        check_story(
-            path, root or root_of(path), current.raw, limits
-        )  # never edit what we refuse to read
+        # Never edit what we refuse to read (an alias bomb would expand on rewriting).
+        check_story(path, root, current.raw, limits)
         new = edited_text(current.parts, changes, body).encode("utf-8")
-        story = check_story(path, root or root_of(path), new, limits)
-        if new != current.raw:
-            write_atomic(path, new)
-            _then(commit, story.slug, lambda: write_atomic(path, current.raw))
-        else:
-            _then(commit, story.slug, lambda: None)
+        story = check_story(path, root, new, limits)
+        target, unmove = path, None
+        if new_slug is not None and new_slug != story.slug:
+            target, unmove = _move(StoryFolder(root), path, new_slug)
+        try:
+            if new != current.raw:
+                write_atomic(target, new)
+        except BaseException:
+            if unmove is not None:
+                unmove()
+            raise
+
+        def undo() -> None:
+            if new != current.raw:
+                write_atomic(target, current.raw)
+            if unmove is not None:
+                unmove()
+
+        _then(commit, story_slug(target), undo)
+        if target != path and not is_bundle_file(path):
+            path.unlink()  # a single file was linked to its new name; the old one goes last
+    if target != path:
+        story = check_story(target, root, new, limits)
     return story, content_token(new)
+
+
+def _move(folder: StoryFolder, path: Path, new_slug: str) -> tuple[Path, Callable[[], None]]:
+    """Give the story at `path` the slug `new_slug`, claimed atomically; return its new
+    path and how to undo the move. A single file keeps its old name until the caller
+    removes it."""
+    check_slug(folder, new_slug)
+    taken = SlugTaken(f"Another story already uses '{new_slug}'. Choose another.")
+    if is_bundle_file(path):
+        if os.path.lexists(folder.single_file(new_slug)):
+            raise taken
+        try:
+            folder.bundle(new_slug).mkdir()  # claims the slug: of two claims, one wins
+        except FileExistsError:
+            raise taken from None
+        try:
+            os.rename(path.parent, folder.bundle(new_slug))  # onto the empty folder
+        except OSError:
+            folder.bundle(new_slug).rmdir()
+            raise
+        return folder.bundle(new_slug) / BUNDLE_INDEX, lambda: os.rename(
+            folder.bundle(new_slug), path.parent
+        )
+    if os.path.lexists(folder.bundle(new_slug)):
+        raise taken
+    target = folder.single_file(new_slug)
+    try:
+        os.link(path, target)  # fails, atomically, if the name is taken
+    except FileExistsError:
+        raise taken from None
+    return target, target.unlink
 
 
 # -- creating a submission --------------------------------------------------------------------
@@ -302,28 +353,8 @@ def rename_story(
 ) -> Path:
     """Give a story a new slug (its URL); refuse if another story has it."""
     check_slug(folder, new_slug)
-    taken = SlugTaken(f"Another story already uses '{new_slug}'. Choose another.")
-    with locked(story.source):
-        if story.is_bundle:
-            if folder.single_file(new_slug).exists():
-                raise taken
-            try:
-                folder.bundle(new_slug).mkdir()
-            except FileExistsError:
-                raise taken from None
-            os.rename(story.source.parent, folder.bundle(new_slug))
-            _then(commit, new_slug, lambda: os.rename(folder.bundle(new_slug), story.source.parent))
-            return folder.bundle(new_slug) / BUNDLE_INDEX
-        if folder.bundle(new_slug).exists():
-            raise taken
-        target = folder.single_file(new_slug)
-        try:
-            os.link(story.source, target)  # fails, atomically, if the name is taken
-        except FileExistsError:
-            raise taken from None
-        _then(commit, new_slug, target.unlink)
-        story.source.unlink()
-        return target
+    moved, _ = update_story(story.source, {}, root=folder.root, commit=commit, new_slug=new_slug)
+    return moved.source
 
 
 def delete_story(
@@ -331,6 +362,7 @@ def delete_story(
     story: Story,
     *,
     photo_shared: bool = False,
+    expected: str | None = None,
     commit: Commit | None = None,
 ) -> None:
     """Remove a story's files: the whole bundle, or the single file (and its photo,
@@ -338,6 +370,10 @@ def delete_story(
     sees half of one. The audit record is committed before anything is removed:
     a deletion cannot be undone."""
     with locked(story.source):
+        if expected is not None and read_story_file(story.source).token != expected:
+            raise Conflict(
+                "This story changed since you opened it; check it again before deleting."
+            )
         if commit is not None:
             commit(story.slug)
         if story.is_bundle:

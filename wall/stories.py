@@ -338,7 +338,10 @@ class _StoryReader:
                 return None
         if len(raw) > self.limits.file_bytes:
             self.problem(
-                f"the file is over {_size(self.limits.file_bytes)}; shorten the story", line=1
+                "the file is larger than the limits allow (front matter "
+                f"{_size(self.limits.front_matter_bytes)}, body {_size(self.limits.body_bytes)}); "
+                "shorten the story",
+                line=1,
             )
             return None
         return raw
@@ -619,7 +622,9 @@ def _within(root: yaml.Node, limit: int) -> bool:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.3g} MB"
+    return f"{n / 1024:.3g} KB" if n >= 1024 else f"{n} bytes"
 
 
 def _type_name(value: object) -> str:

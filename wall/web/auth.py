@@ -35,7 +35,6 @@ from . import get_accounts, get_db
 bp = Blueprint("auth", __name__)
 
 
-
 # -- the network: proxies, client addresses, HTTPS ---------------------------------------
 
 
