@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS screens (
@@ -62,20 +63,43 @@ CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
 
 
 class Database:
-    """One SQLite file; a connection per thread, opened on first use."""
+    """One SQLite file; a connection per thread, opened on first use.
 
-    def __init__(self, path: Path) -> None:
+    By default the file, its folder and its tables are created as needed (the
+    web app, `storywall user add`). `Database.existing()` opens only a database
+    that is already there, for commands that must not leave state behind.
+    """
+
+    def __init__(self, path: Path, *, mode: str = "rwc") -> None:
+        # mode is SQLite's own: rwc creates the file, rw and ro never do.
+        if mode not in ("rwc", "rw", "ro"):
+            raise ValueError(f"unknown database mode {mode!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.mode = mode
         self._local = threading.local()
-        self.connection().executescript(SCHEMA)  # runs in its own transaction
+        if mode == "rwc":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection().executescript(SCHEMA)  # runs in its own transaction
+        elif not self.path.is_file():
+            raise FileNotFoundError(f"no database at {self.path}")
+
+    @classmethod
+    def existing(cls, path: Path, *, read_only: bool = True) -> Database:
+        """Open a database that is already there; FileNotFoundError if there is none.
+
+        Neither the file, its folder nor its tables are created, and a
+        read-only connection cannot change anything.
+        """
+        return cls(path, mode="ro" if read_only else "rw")
 
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+            uri = f"file:{quote(str(self.path.absolute()))}?mode={self.mode}"
+            conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            if self.mode != "ro":  # a reader takes the file as it is
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=15000")
             self._local.conn = conn
