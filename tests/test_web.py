@@ -126,12 +126,35 @@ def test_events_stream_announces_versions(client, wall, write_story) -> None:
 def test_healthz(client, wall, stories) -> None:
     (stories / "broken.md").write_text("nope")
     wall.extensions["storywall"].index.rescan()
-    data = client.get("/healthz").get_json()
+    response = client.get("/healthz")
+    assert response.status_code == 200  # a broken story file is no reason to pull the server
+    data = response.get_json()
+    assert data["status"] == "ok"
     assert data["index"]["loaded"] is True
     assert data["index"]["stories"] == 4
     assert data["index"]["on_hallway"] == 2
     assert data["index"]["problems"] == 1
     assert "alive" in data["watcher"]
+
+
+def test_healthz_is_degraded_without_its_watcher(app, client, monkeypatch) -> None:
+    wall = app.extensions["storywall"]
+    wall.watch = "auto"  # asked to watch, but no watcher could start
+    monkeypatch.setattr(wall, "ensure_watching", lambda: None)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["status"] == "degraded"
+
+
+def test_healthz_shows_the_stories_folder_only_to_moderators(
+    client, admin_client, wall, stories
+) -> None:
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 200
+    assert str(stories) not in anonymous.get_data(as_text=True)
+    assert "folder" not in anonymous.get_json()["index"]
+    assert anonymous.get_json()["index"]["folder_exists"] is True
+    signed_in = admin_client.get("/healthz").get_json()
+    assert signed_in["index"]["folder"] == str(stories)
 
 
 def test_photo_is_a_rendition_cached_for_a_year(client, wall) -> None:

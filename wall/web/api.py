@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from . import csrf, get_db, get_wall, today
+from .auth import current_moderator
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
@@ -216,7 +217,6 @@ def healthz():
             "streams_open": stream_slots().open,
             "version": index.version,
             "updated_at": index.updated_at,
-            "folder": str(index.root),
             "folder_exists": index.root.is_dir(),
         },
         "watcher": {
@@ -228,4 +228,7 @@ def healthz():
             ),
         },
     }
+    if current_moderator() is not None:
+        # Where the server's files are is for the people who run it, not for anyone.
+        body["index"]["folder"] = str(index.root)
     return jsonify(body), 200 if healthy else 503
