@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -219,3 +220,47 @@ def test_api_is_gzipped_for_browsers_that_ask(client, wall) -> None:
         headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
     )
     assert again.status_code == 304
+
+
+# -- errors and the favicon ------------------------------------------------------------------
+
+
+def test_a_missing_page_is_the_wall_s_own_404(client) -> None:
+    response = client.get("/no-such-page")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "site-header" in html and 'href="/"' in html  # our layout, with a way back
+    assert "Not Found</h1>" not in html  # not werkzeug's page
+
+
+def test_a_wrong_method_is_the_wall_s_own_405(client) -> None:
+    response = client.delete("/")
+    assert response.status_code == 405
+    assert "site-header" in response.get_data(as_text=True)
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"), [("GET", "/api/nothing", 404), ("PUT", "/api/stories", 405)]
+)
+def test_api_errors_are_json(client, method, path, code) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == code and response.mimetype == "application/json"
+    assert response.get_json()["error"]
+
+
+def test_every_page_names_a_favicon_that_exists(client, wall) -> None:
+    for page in ["/", "/stories/dev", "/kiosk", "/submit", "/login", "/nothing-here"]:
+        html = client.get(page).get_data(as_text=True)
+        links = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+        assert links, page
+        for href in links:
+            with client.get(href) as response:
+                assert response.status_code == 200, href
+
+
+def test_favicon_ico_is_served(client) -> None:
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+        assert Image.open(io.BytesIO(response.data)).format == "ICO"

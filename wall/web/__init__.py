@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from ..core import Wall
 from ..db import Database
@@ -84,6 +84,30 @@ def init_app(app: Flask) -> None:
         return render_template(
             "error.html", code=413, title="That upload is too large", message=message
         ), 413
+
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound):  # type: ignore[no-untyped-def]
+        """Our own page (or JSON, for the API), with a way back to the stories."""
+        if request.path.startswith("/api/"):
+            return jsonify(error="not found"), 404
+        message = (
+            "There is nothing at this address. The link may be mistyped, or the story "
+            "may no longer be shown."
+        )
+        return render_template("error.html", code=404, title="Nothing here", message=message), 404
+
+    @app.errorhandler(MethodNotAllowed)
+    def method_not_allowed(error: MethodNotAllowed):  # type: ignore[no-untyped-def]
+        """Our own page (or JSON, for the API), saying which methods the address takes."""
+        allow = {"Allow": ", ".join(error.valid_methods or ())}
+        if request.path.startswith("/api/"):
+            return jsonify(error="method not allowed"), 405, allow
+        message = "This address cannot be used that way. Open it as a link instead."
+        return (
+            render_template("error.html", code=405, title="Not like that", message=message),
+            405,
+            allow,
+        )
 
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()
