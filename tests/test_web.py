@@ -264,3 +264,42 @@ def test_favicon_ico_is_served(client) -> None:
         assert response.status_code == 200
         assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
         assert Image.open(io.BytesIO(response.data)).format == "ICO"
+
+
+# -- pages of the wall -------------------------------------------------------------------------
+
+
+def test_pages_of_the_wall(app, client, wall) -> None:
+    app.config["PAGE_SIZE"] = 2
+    first = client.get("/").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'href="/?page=2"' in first
+    last = client.get("/?page=2").get_data(as_text=True)
+    assert "Dev Patel" in last and "Page 2 of 2" in last and 'href="/?page=1"' in last
+
+
+@pytest.mark.parametrize(
+    "page", ["3", "1000", "99999999999999999999999", "0", "-1", "abc", "２", ""]
+)
+def test_a_page_past_the_end_or_not_a_page_is_404_with_a_way_back(app, client, wall, page) -> None:
+    app.config["PAGE_SIZE"] = 2
+    response = client.get("/", query_string={"page": page})
+    html = response.get_data(as_text=True)
+    if page == "":
+        assert response.status_code == 200  # ?page= with nothing is the first page
+        return
+    assert response.status_code == 404
+    assert "No stories yet" not in html and "administrator" not in html
+    assert "2 pages" in html and 'href="/?page=2"' in html
+
+
+def test_a_page_past_the_end_of_a_filter_keeps_the_filter(app, client, wall) -> None:
+    response = client.get("/", query_string={"tag": "payroll", "page": "2"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and "1 page" in html
+    assert 'href="/?tag=payroll"' in html
+
+
+def test_no_stories_yet_only_when_the_wall_is_empty(client) -> None:
+    assert "No stories yet" in client.get("/").get_data(as_text=True)
+    response = client.get("/?page=2")
+    assert response.status_code == 404 and "No stories yet" not in response.get_data(as_text=True)

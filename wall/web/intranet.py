@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections import OrderedDict
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
@@ -14,6 +16,9 @@ from .cards import photo_sources, portrait
 
 bp = Blueprint("intranet", __name__)
 
+# A page number as people type it; six digits is a million pages, far past any wall.
+PAGE_RE = re.compile(r"[0-9]{1,6}")
+
 
 @bp.get("/")
 def wall():
@@ -21,11 +26,15 @@ def wall():
     index = get_wall().index
     query = request.args.get("q", "").strip()[:200]
     tag = request.args.get("tag", "").strip().casefold()[:80]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
     stories = index.visible("intranet", tags=[tag] if tag else ())
     if query:
         stories = [s for s in stories if s.matches(query)]
     size = int(current_app.config["PAGE_SIZE"])
+    pages = max(math.ceil(len(stories) / size), 1)
+    raw_page = request.args.get("page", "").strip() or "1"
+    page = int(raw_page) if PAGE_RE.fullmatch(raw_page) else 0
+    if not 1 <= page <= pages:
+        return no_such_page(pages, query, tag)
     shown = stories[(page - 1) * size : page * size]
     return render_template(
         "wall.html",
@@ -35,9 +44,31 @@ def wall():
         query=query,
         tag=tag,
         page=page,
-        has_next=page * size < len(stories),
+        pages=pages,
+        has_next=page < pages,
         tags=index.tags("intranet")[:14],
     )
+
+
+def no_such_page(pages: int, query: str, tag: str):  # type: ignore[no-untyped-def]
+    """A 404 for a page past the end (or not a page at all), with a link to the last one."""
+    what = "stories" if not (query or tag) else "results"
+    message = (
+        f"There is no such page: the wall has {pages} "
+        f"{'page' if pages == 1 else 'pages'} of {what}. Stories may have come off the wall "
+        "since the link was made."
+    )
+    last = url_for(
+        "intranet.wall", q=query or None, tag=tag or None, page=pages if pages > 1 else None
+    )
+    return render_template(
+        "error.html",
+        code=404,
+        title="No such page",
+        message=message,
+        link=last,
+        link_text=f"Go to page {pages}" if pages > 1 else "Go to the first page",
+    ), 404
 
 
 def _grid(version: int, stories: list[Story]) -> Markup:
