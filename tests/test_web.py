@@ -303,3 +303,72 @@ def test_no_stories_yet_only_when_the_wall_is_empty(client) -> None:
     assert "No stories yet" in client.get("/").get_data(as_text=True)
     response = client.get("/?page=2")
     assert response.status_code == 404 and "No stories yet" not in response.get_data(as_text=True)
+
+
+# -- the tag bar -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_tags(stories, instance, write_story):
+    """A client of a wall with 22 tags in use (t00 on 20 stories ... t19 on one), two named."""
+    from wall import create_app
+
+    for n in range(20):
+        write_story(f"story-{n:02}", name=f"Person {n}", tags=[f"t{t:02}" for t in range(20 - n)])
+    write_story("hr-story", name="Hana Reyes", tags=["hr", "field-service"])
+    app = create_app(
+        {
+            "STORIES_DIR": str(stories),
+            "INSTANCE_PATH": str(instance),
+            "WATCH": "off",
+            "TESTING": True,
+            "TAGS": {"hr": "HR", "T00": "Tag zero"},
+        }
+    )
+    return app.test_client()
+
+
+def tag_links(html: str) -> list[str]:
+    return re.findall(r'href="/\?tag=([^"&]+)"', html)
+
+
+def test_every_tag_can_be_reached(many_tags) -> None:
+    client = many_tags
+    html = client.get("/").get_data(as_text=True)
+    links = tag_links(html)
+    assert sorted(links) == sorted([f"t{t:02}" for t in range(20)] + ["hr", "field-service"])
+    bar, more = html.split("<details", 1)
+    assert len(tag_links(bar)) == 12 and "t00" in tag_links(bar)  # the most used, in the bar
+    assert "t19" in tag_links(more) and "<summary" in more
+    assert not re.search(r"<details[^>]* open", html)
+
+
+def test_tags_show_their_display_names(many_tags) -> None:
+    client = many_tags
+    html = client.get("/").get_data(as_text=True)
+    assert ">HR <" in html and ">Tag zero <" in html  # from the [tags] table, any case
+    assert ">Field Service <" in html and ">T05 <" in html  # the slug in words
+    html = client.get("/", query_string={"tag": "hr"}).get_data(as_text=True)
+    assert "tagged HR" in html
+    assert re.search(r"<details[^>]* open", html)  # the chosen tag is never hidden
+
+
+def test_a_story_page_shows_tag_display_names(many_tags) -> None:
+    client = many_tags
+    html = client.get("/stories/hr-story").get_data(as_text=True)
+    assert '<a href="/?tag=hr">HR</a>' in html
+
+
+@pytest.mark.parametrize("bad", [["hr"], {"hr": 3}, {"hr": " "}, "HR"])
+def test_a_bad_tags_table_stops_the_app_with_one_clear_message(stories, instance, bad) -> None:
+    from wall import create_app
+
+    with pytest.raises(ValueError, match=r"\[tags\]"):
+        create_app(
+            {
+                "STORIES_DIR": str(stories),
+                "INSTANCE_PATH": str(instance),
+                "WATCH": "off",
+                "TAGS": bad,
+            }
+        )

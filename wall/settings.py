@@ -46,6 +46,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen."),
     Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall."),
     Setting(
+        "TAGS",
+        {},
+        'Display names of tags, best set as a [tags] table in config.toml (hr = "HR"); '
+        "other tags are shown as their words, each capitalised.",
+    ),
+    Setting(
         "SCREENS",
         {},
         "Named hallway screens (tags, kinds, interval, orientation, group, hours); "

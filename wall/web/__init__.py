@@ -11,6 +11,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 
 from ..core import Wall
 from ..db import Database
+from .cards import tag_label, tag_names
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def init_app(app: Flask) -> None:
     )
     wall.load()
     app.extensions["storywall"] = wall
+    app.extensions["storywall.tag_names"] = tag_names(app.config.get("TAGS"))
+    app.add_template_filter(tag_label, "tag_label")
     app.extensions["storywall.db"] = Database(Path(app.config["INSTANCE_PATH"]) / "storywall.db")
 
     from . import api, assets, intranet, kiosk

@@ -1,7 +1,8 @@
-"""How a story is presented to browsers: photo sources and the kiosk's JSON."""
+"""How a story is presented to browsers: photo sources, tag names and the kiosk's JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app, url_for
@@ -77,3 +78,27 @@ def story_json(story: Story) -> dict[str, Any]:
         "photo": photo_sources(story),
         "portrait": portrait(story),
     }
+
+
+def tag_names(table: object) -> dict[str, str]:
+    """The `[tags]` table of config.toml ({tag: display name}), checked once at start-up."""
+    if not table:
+        return {}
+    if not isinstance(table, Mapping) or not all(
+        isinstance(name, str) and name.strip() for name in table.values()
+    ):
+        raise ValueError(
+            'tags: expected a [tags] table of tag = "Display name" in config.toml '
+            '(for example hr = "HR"), or that as a JSON object in WALL_TAGS'
+        )
+    return {" ".join(str(tag).split()).casefold(): " ".join(n.split()) for tag, n in table.items()}
+
+
+def tag_label(tag: str) -> str:
+    """How a tag is shown: its name from the [tags] table, else its words, each capitalised
+    (`santa-fe` as "Santa Fe"); the table is for the rest (`hr` as "HR")."""
+    name = current_app.extensions.get("storywall.tag_names", {}).get(tag)
+    if name:
+        return name
+    words = tag.replace("-", " ").replace("_", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words) or tag

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
 from ..stories import Story
 from . import get_db, get_wall, today
-from .cards import photo_sources, portrait
+from .cards import photo_sources, portrait, tag_label
 
 bp = Blueprint("intranet", __name__)
 
@@ -46,8 +46,23 @@ def wall():
         page=page,
         pages=pages,
         has_next=page < pages,
-        tags=index.tags("intranet")[:14],
+        **tag_bar(index.tags("intranet"), tag),
     )
+
+
+TAG_BAR_SIZE = 12
+
+
+def tag_bar(tags: list[tuple[str, int]], chosen: str) -> dict[str, object]:
+    """Every tag in use, as (tag, label, count): the most used in the bar, the rest
+    alphabetically behind a "more" toggle, open when the chosen tag is among them."""
+    labelled = [(t, tag_label(t), n) for t, n in tags]
+    more = sorted(labelled[TAG_BAR_SIZE:], key=lambda item: (item[1].casefold(), item[0]))
+    return {
+        "tags": labelled[:TAG_BAR_SIZE],
+        "more_tags": more,
+        "more_open": any(t == chosen for t, _, _ in more),
+    }
 
 
 def no_such_page(pages: int, query: str, tag: str):  # type: ignore[no-untyped-def]
@@ -58,16 +73,18 @@ def no_such_page(pages: int, query: str, tag: str):  # type: ignore[no-untyped-d
         f"{'page' if pages == 1 else 'pages'} of {what}. Stories may have come off the wall "
         "since the link was made."
     )
-    last = url_for(
-        "intranet.wall", q=query or None, tag=tag or None, page=pages if pages > 1 else None
-    )
+    link = link_text = None  # with one page and no filter, the page's own link back will do
+    if pages > 1 or query or tag:
+        last = pages if pages > 1 else None
+        link = url_for("intranet.wall", q=query or None, tag=tag or None, page=last)
+        link_text = f"Go to page {pages}" if last else "Back to the results"
     return render_template(
         "error.html",
         code=404,
         title="No such page",
         message=message,
-        link=last,
-        link_text=f"Go to page {pages}" if pages > 1 else "Go to the first page",
+        link=link,
+        link_text=link_text,
     ), 404
 
 
