@@ -1,20 +1,23 @@
 # Two commands on a fresh machine with Python >= 3.11 and make:
 #   make run    set up .venv and serve the sample wall at http://127.0.0.1:8000
-#   make test   set up .venv with the test tools and run the whole suite
+#               (make run HOST=0.0.0.0 to serve the hallway TVs on the network)
+#   make test   install the system tools the tests drive (Chromium, rsync, vim,
+#               git, fonts) when missing, set up .venv and run the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-test browser clean
+.PHONY: run test lint bench install install-test system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+# With HEIC support: that is what phones send from the story form.
+$(VENV)/.installed: $(BIN)/python pyproject.toml Makefile
+	$(BIN)/pip install --quiet -e '.[heic]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -28,8 +31,12 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/storywall serve --stories stories --host $(HOST) --port $(PORT)
 
-# Browser tests drive the system Chromium; .ci/run installs it when missing.
-test: install-test
+# Installed with apt-get when missing and this may (root, or sudo without a
+# password); otherwise it stops at once, saying what to install.
+system-deps:
+	scripts/install-system-deps
+
+test: system-deps install-test
 	$(BIN)/ruff check wall tests bench
 	$(BIN)/python -m pytest
 
@@ -41,7 +48,7 @@ lint: install-test
 # gthread workers with gevent's; both are installed here when missing.
 bench: install-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } || sudo apt-get install -y -qq wrk
+	scripts/install-system-deps wrk
 	$(BIN)/python -m bench
 
 clean:

@@ -495,3 +495,44 @@ def test_unknown_keys_are_shown_bounded(admin_client, write_story) -> None:
     notes = re.search(r"<code>notes</code></dt><dd>(.*?)</dd>", html, re.S).group(1)
     blob = re.search(r"<code>blob</code></dt><dd>(.*?)</dd>", html, re.S).group(1)
     assert len(notes) < 600 and len(blob) < 600
+
+
+def test_all_stories_shows_the_state_that_decides_visibility(
+    app, admin_client, write_story
+) -> None:
+    day = dt.timedelta(days=1)
+    consent = {"given_by": "X", "date": (TODAY - 40 * day).isoformat()}
+    write_story("on", name="On Screens")
+    write_story(
+        "withdrawn",
+        name="Consent Withdrawn",
+        consent={**consent, "scope": ["hallway", "intranet"], "withdrawn": TODAY.isoformat()},
+    )
+    write_story(
+        "lapsed",
+        name="Consent Lapsed",
+        consent={**consent, "scope": ["hallway", "intranet"], "expires": (TODAY - day).isoformat()},
+    )
+    write_story("later", name="Scheduled Later", publish=(TODAY + 3 * day).isoformat())
+    write_story("over", name="Past Expiry", expires=(TODAY - day).isoformat())
+    write_story("inside", name="Intranet Only", consent={**consent, "scope": ["intranet"]})
+    write_story("waiting", name="Still Pending", status="pending")
+    write_story("no", name="Turned Down", status="rejected")
+    app.extensions["storywall"].index.rescan()
+
+    listing = admin_client.get("/admin/stories").get_data(as_text=True)
+    badges = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", listing, re.S)[1:]:  # after the header row
+        name = re.search(r">([^<>]+)</a>", row).group(1)
+        kind, text = re.search(r'<span class="status status--([\w-]+)">(.*?)</span>', row).groups()
+        badges[name] = (kind, text)
+    assert badges["On Screens"] == ("approved", "approved · on screens")
+    assert badges["Intranet Only"] == ("approved", "approved · intranet only")
+    assert badges["Consent Withdrawn"] == ("hidden", f"consent withdrawn on {TODAY.isoformat()}")
+    assert (
+        badges["Consent Lapsed"][0] == "hidden" and "consent expired" in badges["Consent Lapsed"][1]
+    )
+    assert badges["Scheduled Later"][0] == "hidden" and "scheduled" in badges["Scheduled Later"][1]
+    assert badges["Past Expiry"][0] == "hidden" and badges["Past Expiry"][1].startswith("expired")
+    assert badges["Still Pending"] == ("pending", "pending")
+    assert badges["Turned Down"] == ("rejected", "rejected")

@@ -314,6 +314,40 @@ def test_user_add_list_remove(instance: Path) -> None:
     assert Database(instance / "storywall.db").get_user("alex") is None
 
 
+def test_user_list_elsewhere_creates_nothing_and_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for args in (["user", "list"], ["user", "remove", "alex"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert f"no instance folder at {elsewhere / 'instance'}" in result.output
+        assert "--instance or WALL_INSTANCE_PATH" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_user_list_in_an_instance_without_a_database_creates_none(instance: Path) -> None:
+    instance.mkdir()
+    listed = run("user", "list", instance=instance)
+    assert listed.exit_code == 0 and "no moderators yet" in listed.output
+    assert str(instance) in listed.output
+    removed = run("user", "remove", "alex", instance=instance)
+    assert removed.exit_code == 1 and "no moderator called alex" in removed.output
+    assert list(instance.iterdir()) == []
+
+
+def test_user_list_only_reads(instance: Path) -> None:
+    password = "a long enough pass phrase"
+    added = run("user", "add", "alex", instance=instance, input=f"{password}\n{password}\n")
+    assert f"added moderator alex in {instance}" in added.output
+    before = {p.name: p.stat().st_mtime_ns for p in instance.iterdir()}
+    assert run("user", "list", instance=instance).stdout.startswith("alex\t")
+    after = {p.name: p.stat().st_mtime_ns for p in instance.iterdir()}
+    assert after["storywall.db"] == before["storywall.db"]
+
+
 def test_user_add_refuses_short_or_mismatched_passwords(instance: Path) -> None:
     short = run("user", "add", "alex", instance=instance, input="short\nshort\n")
     assert short.exit_code == 1 and "at least 12 characters" in short.output

@@ -6,6 +6,7 @@ Each change must show in /api/stories within a second and be announced on
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -56,6 +57,21 @@ def test_pages_answer(served) -> None:
     server, _ = served
     for path in ["/", "/kiosk", "/stories/maria", "/api/stories", "/healthz"]:
         assert server.get(path)[0] == 200, path
+    assert "WARNING" not in server.log.read_text()
+
+
+def test_connections_are_kept_alive(served) -> None:
+    server, _ = served
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        for path in ["/", "/api/stories", "/healthz"]:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, path
+            assert response.getheader("Connection", "").lower() != "close", path
+    finally:
+        connection.close()
 
 
 def test_every_kind_of_change_is_live(served, listener, tmp_path) -> None:

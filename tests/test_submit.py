@@ -149,6 +149,21 @@ def test_the_thanks_page_names_only_your_own_story(client, app) -> None:
     assert "Maria" not in html and "What happens next" in html
 
 
+@pytest.mark.parametrize("slug", ["nobody-by-this-name", "Not_A_Slug", "..%2F..%2Fetc"])
+def test_the_thanks_page_is_404_for_a_story_that_does_not_exist(client, slug) -> None:
+    response = client.get(f"/submit/thanks/{slug}")
+    assert response.status_code == 404
+    assert "What happens next" not in response.get_data(as_text=True)
+
+
+def test_the_thanks_page_finds_a_story_another_worker_just_saved(client, app, write_story) -> None:
+    write_story("dev-patel", name="Dev Patel", status="pending")  # on disk, not yet in this index
+    with client.session_transaction() as session:
+        session["submitted"] = ["dev-patel"]
+    response = client.get("/submit/thanks/dev-patel")
+    assert response.status_code == 200 and "Dev Patel" in response.get_data(as_text=True)
+
+
 def test_the_form_remembers_the_submitter_for_next_time(client) -> None:
     post(client)
     html = client.get("/submit").get_data(as_text=True)

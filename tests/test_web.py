@@ -128,12 +128,35 @@ def test_events_stream_announces_versions(client, wall, write_story) -> None:
 def test_healthz(client, wall, stories) -> None:
     (stories / "broken.md").write_text("nope")
     wall.extensions["storywall"].index.rescan()
-    data = client.get("/healthz").get_json()
+    response = client.get("/healthz")
+    assert response.status_code == 200  # a broken story file is no reason to pull the server
+    data = response.get_json()
+    assert data["status"] == "ok"
     assert data["index"]["loaded"] is True
     assert data["index"]["stories"] == 4
     assert data["index"]["on_hallway"] == 2
     assert data["index"]["problems"] == 1
     assert "alive" in data["watcher"]
+
+
+def test_healthz_is_degraded_without_its_watcher(app, client, monkeypatch) -> None:
+    wall = app.extensions["storywall"]
+    wall.watch = "auto"  # asked to watch, but no watcher could start
+    monkeypatch.setattr(wall, "ensure_watching", lambda: None)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["status"] == "degraded"
+
+
+def test_healthz_shows_the_stories_folder_only_to_moderators(
+    client, admin_client, wall, stories
+) -> None:
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 200
+    assert str(stories) not in anonymous.get_data(as_text=True)
+    assert "folder" not in anonymous.get_json()["index"]
+    assert anonymous.get_json()["index"]["folder_exists"] is True
+    signed_in = admin_client.get("/healthz").get_json()
+    assert signed_in["index"]["folder"] == str(stories)
 
 
 def test_photo_is_a_rendition_cached_for_a_year(client, wall) -> None:
@@ -236,3 +259,155 @@ def test_api_is_gzipped_for_browsers_that_ask(client, wall) -> None:
         headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
     )
     assert again.status_code == 304
+
+
+# -- errors and the favicon ------------------------------------------------------------------
+
+
+def test_a_missing_page_is_the_wall_s_own_404(client) -> None:
+    response = client.get("/no-such-page")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "site-header" in html and 'href="/"' in html  # our layout, with a way back
+    assert "Not Found</h1>" not in html  # not werkzeug's page
+
+
+def test_a_wrong_method_is_the_wall_s_own_405(client) -> None:
+    response = client.delete("/")
+    assert response.status_code == 405
+    assert "site-header" in response.get_data(as_text=True)
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"), [("GET", "/api/nothing", 404), ("PUT", "/api/stories", 405)]
+)
+def test_api_errors_are_json(client, method, path, code) -> None:
+    response = client.open(path, method=method)
+    assert response.status_code == code and response.mimetype == "application/json"
+    assert response.get_json()["error"]
+
+
+def test_every_page_names_a_favicon_that_exists(client, wall) -> None:
+    for page in ["/", "/stories/dev", "/kiosk", "/submit", "/login", "/nothing-here"]:
+        html = client.get(page).get_data(as_text=True)
+        links = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+        assert links, page
+        for href in links:
+            with client.get(href) as response:
+                assert response.status_code == 200, href
+
+
+def test_favicon_ico_is_served(client) -> None:
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+        assert Image.open(io.BytesIO(response.data)).format == "ICO"
+
+
+# -- pages of the wall -------------------------------------------------------------------------
+
+
+def test_pages_of_the_wall(app, client, wall) -> None:
+    app.config["PAGE_SIZE"] = 2
+    first = client.get("/").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'href="/?page=2"' in first
+    last = client.get("/?page=2").get_data(as_text=True)
+    assert "Dev Patel" in last and "Page 2 of 2" in last and 'href="/?page=1"' in last
+
+
+@pytest.mark.parametrize(
+    "page", ["3", "1000", "99999999999999999999999", "0", "-1", "abc", "２", ""]
+)
+def test_a_page_past_the_end_or_not_a_page_is_404_with_a_way_back(app, client, wall, page) -> None:
+    app.config["PAGE_SIZE"] = 2
+    response = client.get("/", query_string={"page": page})
+    html = response.get_data(as_text=True)
+    if page == "":
+        assert response.status_code == 200  # ?page= with nothing is the first page
+        return
+    assert response.status_code == 404
+    assert "No stories yet" not in html and "administrator" not in html
+    assert "2 pages" in html and 'href="/?page=2"' in html
+
+
+def test_a_page_past_the_end_of_a_filter_keeps_the_filter(app, client, wall) -> None:
+    response = client.get("/", query_string={"tag": "payroll", "page": "2"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and "1 page" in html
+    assert 'href="/?tag=payroll"' in html
+
+
+def test_no_stories_yet_only_when_the_wall_is_empty(client) -> None:
+    assert "No stories yet" in client.get("/").get_data(as_text=True)
+    response = client.get("/?page=2")
+    assert response.status_code == 404 and "No stories yet" not in response.get_data(as_text=True)
+
+
+# -- the tag bar -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_tags(stories, instance, write_story):
+    """A client of a wall with 22 tags in use (t00 on 20 stories ... t19 on one), two named."""
+    from wall import create_app
+
+    for n in range(20):
+        write_story(f"story-{n:02}", name=f"Person {n}", tags=[f"t{t:02}" for t in range(20 - n)])
+    write_story("hr-story", name="Hana Reyes", tags=["hr", "field-service"])
+    app = create_app(
+        {
+            "STORIES_DIR": str(stories),
+            "INSTANCE_PATH": str(instance),
+            "WATCH": "off",
+            "TESTING": True,
+            "TAGS": {"hr": "HR", "T00": "Tag zero"},
+        }
+    )
+    return app.test_client()
+
+
+def tag_links(html: str) -> list[str]:
+    return re.findall(r'href="/\?tag=([^"&]+)"', html)
+
+
+def test_every_tag_can_be_reached(many_tags) -> None:
+    client = many_tags
+    html = client.get("/").get_data(as_text=True)
+    links = tag_links(html)
+    assert sorted(links) == sorted([f"t{t:02}" for t in range(20)] + ["hr", "field-service"])
+    bar, more = html.split("<details", 1)
+    assert len(tag_links(bar)) == 12 and "t00" in tag_links(bar)  # the most used, in the bar
+    assert "t19" in tag_links(more) and "<summary" in more
+    assert not re.search(r"<details[^>]* open", html)
+
+
+def test_tags_show_their_display_names(many_tags) -> None:
+    client = many_tags
+    html = client.get("/").get_data(as_text=True)
+    assert ">HR <" in html and ">Tag zero <" in html  # from the [tags] table, any case
+    assert ">Field Service <" in html and ">T05 <" in html  # the slug in words
+    html = client.get("/", query_string={"tag": "hr"}).get_data(as_text=True)
+    assert "tagged HR" in html
+    assert re.search(r"<details[^>]* open", html)  # the chosen tag is never hidden
+
+
+def test_a_story_page_shows_tag_display_names(many_tags) -> None:
+    client = many_tags
+    html = client.get("/stories/hr-story").get_data(as_text=True)
+    assert '<a href="/?tag=hr">HR</a>' in html
+
+
+@pytest.mark.parametrize("bad", [["hr"], {"hr": 3}, {"hr": " "}, "HR"])
+def test_a_bad_tags_table_stops_the_app_with_one_clear_message(stories, instance, bad) -> None:
+    from wall import create_app
+
+    with pytest.raises(ValueError, match=r"\[tags\]"):
+        create_app(
+            {
+                "STORIES_DIR": str(stories),
+                "INSTANCE_PATH": str(instance),
+                "WATCH": "off",
+                "TAGS": bad,
+            }
+        )

@@ -214,11 +214,32 @@ def _yaml_text(value: str) -> str:
 PASSWORD_MIN_CHARS = 12
 
 
-def _database(obj: dict):  # type: ignore[no-untyped-def]
-    from .db import Database
+def _instance(obj: dict) -> Path:
+    return Path(str(_settings(**obj)["INSTANCE_PATH"]))  # absolute: load_settings makes it so
 
-    settings = _settings(**obj)
-    return Database(Path(str(settings["INSTANCE_PATH"])) / "storywall.db")
+
+def _database(obj: dict):  # type: ignore[no-untyped-def]
+    """The instance's database, created with its folder if need be: for commands that write."""
+    return Wall.from_settings(_settings(**obj)).db
+
+
+def _existing_database(obj: dict, *, read_only: bool = True):  # type: ignore[no-untyped-def]
+    """The instance's database if there is one, else None; never creates either.
+
+    A command run from the wrong folder must say so, not leave an empty
+    instance folder there and report that nothing exists.
+    """
+    from .db import DATABASE_FILE, Database
+
+    instance = _instance(obj)
+    if not instance.is_dir():
+        raise click.ClickException(
+            f"no instance folder at {instance}; set --instance or WALL_INSTANCE_PATH"
+        )
+    try:
+        return Database.existing(instance / DATABASE_FILE, read_only=read_only)
+    except FileNotFoundError:
+        return None
 
 
 def _check_user_name(name: str) -> str:
@@ -264,6 +285,8 @@ def user_add(obj: dict, name: str, reset: bool, sso: bool) -> None:
     from werkzeug.security import generate_password_hash
 
     _check_user_name(name)
+    instance = _instance(obj)
+    new_instance = not instance.is_dir()
     db = _database(obj)
     exists = db.get_user(name) is not None
     if exists and not reset:
@@ -279,16 +302,24 @@ def user_add(obj: dict, name: str, reset: bool, sso: bool) -> None:
         click.echo(f"new password for {name}; their sessions are signed out")
     else:
         db.add_user(name, password_hash)
-        click.echo(f"added moderator {name}" + (" (single sign-on only)" if sso else ""))
+        click.echo(
+            f"added moderator {name} in {instance}" + (" (single sign-on only)" if sso else "")
+        )
+        if new_instance:
+            click.echo(f"(created the instance folder {instance})", err=True)
 
 
 @user.command("list")
 @click.pass_obj
 def user_list(obj: dict) -> None:
     """List the moderator accounts."""
-    rows = _database(obj).users()
+    db = _existing_database(obj)
+    rows = db.users() if db is not None else []
     if not rows:
-        click.echo("no moderators yet; add one with `storywall user add NAME`", err=True)
+        click.echo(
+            f"no moderators yet in {_instance(obj)}; add one with `storywall user add NAME`",
+            err=True,
+        )
     for row in rows:
         created = dt.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d")
         session = (
@@ -306,7 +337,8 @@ def user_list(obj: dict) -> None:
 @click.pass_obj
 def user_remove(obj: dict, name: str) -> None:
     """Remove the moderator account NAME and sign it out everywhere."""
-    if not _database(obj).remove_user(name):
+    db = _existing_database(obj, read_only=False)
+    if db is None or not db.remove_user(name):
         raise click.ClickException(f"there is no moderator called {name}")
     click.echo(f"removed moderator {name}")
 

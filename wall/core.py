@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import Accounts
-from .db import Database
+from .db import DATABASE_FILE, Database
 from .index import StoryIndex
 from .moderation import Moderation
 from .photos import PhotoCache
@@ -67,7 +67,7 @@ class Wall:
     @cached_property
     def db(self) -> Database:
         """The instance's database, opened (and created) on first use."""
-        return Database(self.instance_dir / "storywall.db")
+        return Database(self.instance_dir / DATABASE_FILE)
 
     @cached_property
     def accounts(self) -> Accounts:

@@ -15,6 +15,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
+
+DATABASE_FILE = "storywall.db"  # in the instance folder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS screens (
@@ -66,23 +69,48 @@ CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
 
 
 class Database:
-    """One SQLite file, and a small pool of connections to it."""
+    """One SQLite file, and a small pool of connections to it.
 
-    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
+    By default the file, its folder and its tables are created as needed (the
+    web app, `storywall user add`). `Database.existing()` opens only a database
+    that is already there, for commands that must not leave state behind.
+    """
+
+    def __init__(self, path: Path, *, pool_size: int = 8, mode: str = "rwc") -> None:
+        # mode is SQLite's own: rwc creates the file, rw and ro never do.
+        if mode not in ("rwc", "rw", "ro"):
+            raise ValueError(f"unknown database mode {mode!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.mode = mode
         self.pool_size = pool_size
         self.open_connections = 0  # idle in the pool or lent out
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        with self._connection() as conn:
-            conn.executescript(SCHEMA)  # runs in its own transaction
+        if mode == "rwc":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as conn:
+                conn.executescript(SCHEMA)  # runs in its own transaction
+        elif not self.path.is_file():
+            raise FileNotFoundError(f"no database at {self.path}")
+
+    @classmethod
+    def existing(cls, path: Path, *, read_only: bool = True) -> Database:
+        """Open a database that is already there; FileNotFoundError if there is none.
+
+        Neither the file, its folder nor its tables are created, and a
+        read-only connection cannot change anything.
+        """
+        return cls(path, mode="ro" if read_only else "rw")
 
     def _open(self) -> sqlite3.Connection:
         # Lent to one thread at a time, so any thread may use it.
-        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+        uri = f"file:{quote(str(self.path.absolute()))}?mode={self.mode}"
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=15, isolation_level=None, check_same_thread=False
+        )
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        if self.mode != "ro":  # a reader takes the file as it is
+            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=15000")
         return conn

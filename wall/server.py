@@ -51,6 +51,33 @@ class WallServer(BaseApplication):  # type: ignore[misc]
             self.application.extensions["storywall"].stop()
 
 
+def gunicorn_options(
+    *, host: str, port: int, workers: int, threads: int, worker_class: str = "gthread"
+) -> dict[str, Any]:
+    """gunicorn's settings for `storywall serve`."""
+    # A gthread worker holds at most worker_connections sockets, busy or idle:
+    # with no more of them than threads, none is ever kept alive (gunicorn
+    # warns, and closes every connection after one response). Idle keep-alive
+    # sockets wait in the poller, not in a thread. For gevent,
+    # worker_connections is the number of requests at once.
+    keep_alive = max(32, threads // 8) if worker_class == "gthread" else 0
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": worker_class,
+        "threads": threads,
+        "worker_connections": threads + keep_alive,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        # One line per request, key=value, easy to grep and to ship to a log store.
+        "access_log_format": 'remote="%(h)s" request="%(r)s" status=%(s)s bytes=%(B)s '
+        'ms=%(M)s ua="%(a)s"',
+    }
+
+
 def serve(
     settings: dict[str, Any],
     *,
@@ -64,19 +91,7 @@ def serve(
     # worker's connections); keep some back for pages.
     reserve = max(4, threads // 8)
     settings = {**settings, "STREAMS_PER_WORKER": max(threads - reserve, 1)}
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": worker_class,
-        "threads": threads,
-        "worker_connections": threads,
-        "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": "-",
-        "errorlog": "-",
-        # One line per request, key=value, easy to grep and to ship to a log store.
-        "access_log_format": 'remote="%(h)s" request="%(r)s" status=%(s)s bytes=%(B)s '
-        'ms=%(M)s ua="%(a)s"',
-    }
+    options = gunicorn_options(
+        host=host, port=port, workers=workers, threads=threads, worker_class=worker_class
+    )
     WallServer(settings, options).run()

@@ -125,6 +125,18 @@ def _table(value: Any) -> dict[str, Any]:
     return value
 
 
+def _tag_names(value: Any) -> dict[str, str]:
+    """{tag: display name}, keyed as stories' tags are (folded case, single spaces)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str) and name.strip() for name in value.values()
+    ):
+        raise ValueError(
+            'must be a [tags] table of tag = "Display name" in config.toml '
+            '(for example hr = "HR"), or that as a JSON object in WALL_TAGS'
+        )
+    return {" ".join(str(tag).split()).casefold(): " ".join(n.split()) for tag, n in value.items()}
+
+
 def _url(value: Any) -> str:
     text = _text(value).strip().rstrip("/")
     if text and not re.match(r"^https?://[^\s/]+", text):
@@ -176,6 +188,13 @@ SETTINGS: tuple[Setting, ...] = (
         "SLIDE_MAX_SECONDS", 30, "Longest time a story stays on a hallway screen.", _number(1, 600)
     ),
     Setting("PAGE_SIZE", 48, "Story cards per page on the intranet wall.", _number(1, 500)),
+    Setting(
+        "TAGS",
+        {},
+        'Display names of tags, best set as a [tags] table in config.toml (hr = "HR"); '
+        "other tags are shown as their words, each capitalised.",
+        _tag_names,
+    ),
     Setting(
         "SCREENS",
         {},

@@ -12,13 +12,14 @@ from typing import Any
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from ..accounts import Accounts
 from ..core import Wall
 from ..db import Database
 from ..moderation import Moderation
 from ..settings import Settings, load_settings
+from .cards import tag_label
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     wall.load()
     wall.db  # noqa: B018 -- opened now, before any request thread could race to open it
     app.extensions["storywall"] = wall
+    app.add_template_filter(tag_label, "tag_label")
 
     from . import api, assets, filters, intranet, kiosk
 
@@ -140,6 +142,30 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     app.register_error_handler(OSError, disk_full)
     app.register_error_handler(sqlite3.OperationalError, disk_full)
+
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound):  # type: ignore[no-untyped-def]
+        """Our own page (or JSON, for the API), with a way back to the stories."""
+        if request.path.startswith("/api/"):
+            return jsonify(error="not found"), 404
+        message = (
+            "There is nothing at this address. The link may be mistyped, or the story "
+            "may no longer be shown."
+        )
+        return render_template("error.html", code=404, title="Nothing here", message=message), 404
+
+    @app.errorhandler(MethodNotAllowed)
+    def method_not_allowed(error: MethodNotAllowed):  # type: ignore[no-untyped-def]
+        """Our own page (or JSON, for the API), saying which methods the address takes."""
+        allow = {"Allow": ", ".join(error.valid_methods or ())}
+        if request.path.startswith("/api/"):
+            return jsonify(error="method not allowed"), 405, allow
+        message = "This address cannot be used that way. Open it as a link instead."
+        return (
+            render_template("error.html", code=405, title="Not like that", message=message),
+            405,
+            allow,
+        )
 
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()

@@ -17,7 +17,7 @@ from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from . import csrf, get_db, get_wall, today
-from .auth import client_address
+from .auth import client_address, current_moderator
 from .cache import app_cache
 from .cards import story_json
 
@@ -291,7 +291,6 @@ def healthz():
             "streams_open": stream_slots().open,
             "version": index.version,
             "updated_at": index.updated_at,
-            "folder": str(index.root),
             "folder_exists": index.root.is_dir(),
         },
         "watcher": {
@@ -303,4 +302,7 @@ def healthz():
             ),
         },
     }
+    if current_moderator() is not None:
+        # Where the server's files are is for the people who run it, not for anyone.
+        body["index"]["folder"] = str(index.root)
     return jsonify(body), 200 if healthy else 503

@@ -21,7 +21,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, request, send_from_directory
 from flask.wrappers import Response
 
 YEAR = 31536000
@@ -71,6 +71,14 @@ def init_app(app: Flask) -> None:
         return send_static_file(filename=unversioned(filename)[0])
 
     app.view_functions["static"] = static
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """The icon, where browsers and feed readers look for it without a <link>."""
+        response = send_from_directory(folder, "favicon.ico", mimetype="image/vnd.microsoft.icon")
+        response.cache_control.public = True
+        response.cache_control.max_age = 86400
+        return response
 
     @app.after_request
     def cache_versioned_assets(response: Response) -> Response:

@@ -1,4 +1,4 @@
-"""How a story is presented to browsers: photo sources and the kiosk's JSON."""
+"""How a story is presented to browsers: photo sources, tag names and the kiosk's JSON."""
 
 from __future__ import annotations
 
@@ -78,3 +78,13 @@ def story_json(story: Story) -> dict[str, Any]:
         "photo": photo_sources(story),
         "portrait": portrait(story),
     }
+
+
+def tag_label(tag: str) -> str:
+    """How a tag is shown: its name from the [tags] table, else its words, each capitalised
+    (`santa-fe` as "Santa Fe"); the table is for the rest (`hr` as "HR")."""
+    name = current_app.config["TAGS"].get(tag)  # checked and folded at start-up
+    if name:
+        return name
+    words = tag.replace("-", " ").replace("_", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words) or tag

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+import math
+import re
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 
 from ..stories import Story
 from . import get_db, get_wall, today
 from .cache import app_cache
-from .cards import photo_sources, portrait
+from .cards import photo_sources, portrait, tag_label
 from .renditions import send_rendition
 
 bp = Blueprint("intranet", __name__)
 
 _GRID_CACHE_SIZE = 256
+
+# A page number as people type it; six digits is a million pages, far past any wall.
+PAGE_RE = re.compile(r"[0-9]{1,6}")
 
 
 @bp.get("/")
@@ -22,11 +28,15 @@ def wall():
     index = get_wall().index
     query = request.args.get("q", "").strip()[:200]
     tag = request.args.get("tag", "").strip().casefold()[:80]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
     stories = index.visible("intranet", tags=[tag] if tag else ())
     if query:
         stories = [s for s in stories if s.matches(query)]
     size = int(current_app.config["PAGE_SIZE"])
+    pages = max(math.ceil(len(stories) / size), 1)
+    raw_page = request.args.get("page", "").strip() or "1"
+    page = int(raw_page) if PAGE_RE.fullmatch(raw_page) else 0
+    if not 1 <= page <= pages:
+        return no_such_page(pages, query, tag)
     shown = stories[(page - 1) * size : page * size]
     return render_template(
         "wall.html",
@@ -36,9 +46,48 @@ def wall():
         query=query,
         tag=tag,
         page=page,
-        has_next=page * size < len(stories),
-        tags=index.tags("intranet")[:14],
+        pages=pages,
+        has_next=page < pages,
+        **tag_bar(index.tags("intranet"), tag),
     )
+
+
+TAG_BAR_SIZE = 12
+
+
+def tag_bar(tags: list[tuple[str, int]], chosen: str) -> dict[str, object]:
+    """Every tag in use, as (tag, label, count): the most used in the bar, the rest
+    alphabetically behind a "more" toggle, open when the chosen tag is among them."""
+    labelled = [(t, tag_label(t), n) for t, n in tags]
+    more = sorted(labelled[TAG_BAR_SIZE:], key=lambda item: (item[1].casefold(), item[0]))
+    return {
+        "tags": labelled[:TAG_BAR_SIZE],
+        "more_tags": more,
+        "more_open": any(t == chosen for t, _, _ in more),
+    }
+
+
+def no_such_page(pages: int, query: str, tag: str):  # type: ignore[no-untyped-def]
+    """A 404 for a page past the end (or not a page at all), with a link to the last one."""
+    what = "stories" if not (query or tag) else "results"
+    message = (
+        f"There is no such page: the wall has {pages} "
+        f"{'page' if pages == 1 else 'pages'} of {what}. Stories may have come off the wall "
+        "since the link was made."
+    )
+    link = link_text = None  # with one page and no filter, the page's own link back will do
+    if pages > 1 or query or tag:
+        last = pages if pages > 1 else None
+        link = url_for("intranet.wall", q=query or None, tag=tag or None, page=last)
+        link_text = f"Go to page {pages}" if last else "Back to the results"
+    return render_template(
+        "error.html",
+        code=404,
+        title="No such page",
+        message=message,
+        link=link,
+        link_text=link_text,
+    ), 404
 
 
 def _grid(version: int, stories: list[Story]) -> Markup:

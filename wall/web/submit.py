@@ -227,10 +227,21 @@ def photo(token: str):
 
 @bp.get("/submit/thanks/<slug>")
 def thanks(slug: str):
-    """Say thank you, and what happens next."""
-    mine = SLUG_RE.match(slug) and slug in session.get("submitted", [])
-    story = get_wall().index.get(slug) if mine else None
-    return render_template("submit_thanks.html", story=story)
+    """Say thank you, and what happens next, for a story that exists (pending counts)."""
+    if not SLUG_RE.match(slug):
+        abort(404)
+    index = get_wall().index
+    mine = slug in session.get("submitted", [])
+    story = index.get(slug)
+    if story is None and mine:
+        # Saved a moment ago by another worker, whose change this one's watcher
+        # may not have applied yet.
+        index.refresh([slug])
+        story = index.get(slug)
+    if story is None:
+        abort(404)
+    # Only the person who sent it sees whose story it is.
+    return render_template("submit_thanks.html", story=story if mine else None)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
