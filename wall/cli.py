@@ -125,7 +125,7 @@ def check(obj: dict, folder: Path | None) -> None:
         click.echo(str(_relative(problem)))
     stories = index.stories()
     today = dt.date.today()
-    on_screen = sum(1 for s in stories if s.is_visible("hallway", today))
+    on_screen = sum(1 for s in stories if index.is_visible(s, "hallway", today))
     click.echo(
         f"{len(stories)} stories, {on_screen} on hallway screens, {len(problems)} problems",
         err=True,

@@ -39,8 +39,11 @@ class Wall:
         rescan_every: float = 300.0,
         max_pixels: int = 50_000_000,
         limits: StoryLimits = DEFAULT_LIMITS,
+        customer_only: bool = False,
     ) -> None:
-        self.index = StoryIndex(Path(stories_dir).absolute(), limits=limits)
+        self.index = StoryIndex(
+            Path(stories_dir).absolute(), limits=limits, customer_only=customer_only
+        )
         self.instance_dir = Path(instance_dir)
         self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
         self.watch = watch
@@ -62,6 +65,7 @@ class Wall:
             rescan_every=float(settings["RESCAN_SECONDS"]),
             max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
             limits=settings.story_limits if isinstance(settings, Settings) else DEFAULT_LIMITS,
+            customer_only=bool(settings.get("CONSENT_CUSTOMER_ONLY")),
         )
 
     @cached_property

@@ -24,7 +24,7 @@ from .stories import DEFAULT_LIMITS, Problem, Story, StoryLimits, load_story
 log = logging.getLogger(__name__)
 
 # Bump when Story, Entry or how files are read changes: old caches are ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 Stat = tuple[str, int, int, int]
 Signature = tuple[Stat | None, Stat | None, Stat | None]
@@ -56,8 +56,11 @@ class StoryIndex:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         limits: StoryLimits = DEFAULT_LIMITS,
+        customer_only: bool = False,
     ) -> None:
         self.folder = StoryFolder(root)
+        # Whether only the customer's own consent counts (WALL_CONSENT_CUSTOMER_ONLY).
+        self.customer_only = customer_only
         self.root = self.folder.root
         self.limits = limits
         self.today = today
@@ -263,13 +266,27 @@ class StoryIndex:
         with self._lock:
             cached = self._visible.get(key)
         if cached is None:
-            cached = [s for s in self.stories() if s.is_visible(place, today)]
+            cached = [s for s in self.stories() if self.is_visible(s, place, today)]
             with self._lock:
                 if len(self._visible) > 8:
                     self._visible.clear()
                 self._visible[key] = cached
         wanted = {t.casefold() for t in tags if t}
         return [s for s in cached if wanted.intersection(s.tags)] if wanted else list(cached)
+
+    def hidden_reason(self, story: Story, place: str, today: dt.date | None = None) -> str | None:
+        """Why `story` may not appear in `place` today (None: it may), under this wall's policy."""
+        return story.hidden_reason(
+            place, today or self.today(), customer_only=self.customer_only
+        )
+
+    def is_visible(self, story: Story, place: str, today: dt.date | None = None) -> bool:
+        return self.hidden_reason(story, place, today) is None
+
+    def visible_anywhere(self, story: Story) -> bool:
+        """True when the story may appear in at least one place today."""
+        today = self.today()
+        return any(self.is_visible(story, place, today) for place in ("hallway", "intranet"))
 
     def get(self, slug: str) -> Story | None:
         with self._lock:

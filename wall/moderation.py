@@ -45,7 +45,6 @@ __all__ = [
     "ModerationError",
     "SlugTaken",
     "StoryGone",
-    "where_it_would_show",
 ]
 
 REASON_MAX_CHARS = 1000
@@ -259,6 +258,11 @@ class Moderation:
 
     # -- the steps every change shares -------------------------------------------------------
 
+    def where_it_would_show(self, story: Story) -> dict[str, str | None]:
+        """Per place, why an approved copy of this story would still be hidden (None: shown)."""
+        approved = replace(story, status="approved")
+        return {place: self.index.hidden_reason(approved, place) for place in PLACES}
+
     def _require(self, slug: str) -> Story:
         story = self.current(slug)
         if story is None:
@@ -294,9 +298,3 @@ class Moderation:
             return str(story.source.relative_to(self.folder.root.parent))
         except ValueError:
             return str(story.source)
-
-
-def where_it_would_show(story: Story, today: dt.date) -> dict[str, str | None]:
-    """Per place, why an approved copy of this story would still be hidden (None: shown)."""
-    approved = replace(story, status="approved")
-    return {place: approved.hidden_reason(place, today) for place in PLACES}

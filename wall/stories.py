@@ -9,6 +9,8 @@ the line where known, and the field.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -42,6 +44,10 @@ FRONT_MATTER_KEYS = frozenset(
     }
 )  # fmt: skip
 KINDS = ("story", "thank-you")
+# How a customer may be credited: their full name, first name and last initial,
+# or no name at all (their role and company only).
+CREDITS = ("full", "short", "anonymous")
+CONSENT_BY = ("staff", "customer")
 STATUSES = ("pending", "approved", "rejected")
 PLACES = ("hallway", "intranet")
 QUOTE_MAX_CHARS = 200
@@ -122,13 +128,24 @@ class Problem:
 
 @dataclass(frozen=True)
 class Consent:
-    """The customer's permission, and where it lets the story appear."""
+    """The customer's permission, where it lets the story appear, and how they are credited.
+
+    Consent `by` the customer themselves (through their private link) is bound
+    to the exact content they saw: `content` is its hash, and any change to
+    what they can see makes it stale until they confirm again. Consent
+    recorded by staff (the default, for stories written by hand) has no hash.
+    """
 
     given_by: str
     date: dt.date
     scope: frozenset[str]
     expires: dt.date | None = None
     withdrawn: dt.date | None = None
+    by: str = "staff"  # who recorded it: the customer, or staff on their behalf
+    credit: str = "full"  # how the customer is named: see CREDITS
+    photo: bool = True  # whether their photo may be shown
+    content: str | None = None  # hash of the content they agreed to (customer consent)
+    statement: int | None = None  # version of the consent statement they agreed to
 
 
 @dataclass(frozen=True)
@@ -158,12 +175,16 @@ class Story:
     token: str = ""  # names the exact bytes read; an edit form carries it
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def hidden_reason(self, place: str, today: dt.date) -> str | None:
+    def hidden_reason(
+        self, place: str, today: dt.date, *, customer_only: bool = False
+    ) -> str | None:
         """Say why this story may not appear in `place` today, or None if it may.
 
         This is the single rule for what reaches a screen: approved, inside its
         publish window, and covered by consent that is neither expired nor
-        withdrawn.
+        withdrawn, nor stale (given by the customer for content that has
+        changed since). With `customer_only`, consent recorded by staff does
+        not count.
         """
         if self.status != "approved":
             return f"status is {self.status}, not approved"
@@ -180,10 +201,67 @@ class Story:
             return f"consent expired on {consent.expires.isoformat()}"
         if place not in consent.scope:
             return f"consent does not cover {place}"
+        if consent.by == "customer" and consent.content != self.content_hash:
+            return "changed since the customer consented: waiting for them to confirm this version"
+        if customer_only and consent.by != "customer":
+            return "consent was recorded by staff; only the customer's own consent counts here"
         return None
 
-    def is_visible(self, place: str, today: dt.date) -> bool:
-        return self.hidden_reason(place, today) is None
+    def is_visible(self, place: str, today: dt.date, *, customer_only: bool = False) -> bool:
+        return self.hidden_reason(place, today, customer_only=customer_only) is None
+
+    # -- what the customer sees, and agrees to ---------------------------------------------
+
+    @property
+    def credit(self) -> str:
+        return self.consent.credit if self.consent is not None else "full"
+
+    @property
+    def credited_name(self) -> str:
+        """The customer's name as they chose to be credited ("" for no name)."""
+        return credited_name(self.name, self.credit)
+
+    @property
+    def credit_lines(self) -> tuple[str, str]:
+        """The slide's and card's two lines: the name, then role and company.
+
+        Without a name, the role takes the name's place and the company the role's.
+        """
+        if self.credit == "anonymous":
+            return self.role, self.company
+        return self.credited_name, ", ".join(p for p in (self.role, self.company) if p)
+
+    @property
+    def shown_photo(self) -> Path | None:
+        """The photo, unless the customer chose not to show it."""
+        if self.consent is not None and not self.consent.photo:
+            return None
+        return self.photo
+
+    @property
+    def shown_initials(self) -> str:
+        """The portrait's letters: the credited name's, else the company's."""
+        return initials_of(self.credit_lines[0] if self.credit != "anonymous" else self.company)
+
+    @cached_property
+    def customer_content(self) -> dict[str, str]:
+        """Everything of this story the customer sees, as it will be shown."""
+        name, role_line = self.credit_lines
+        photo = self.shown_photo
+        return {
+            "name": name,
+            "role": role_line,
+            "title": self.title,
+            "quote": self.tv_line,
+            "body": self.body.replace("\r\n", "\n").strip(),
+            "photo": _file_digest(photo) if photo is not None else "",
+        }
+
+    @cached_property
+    def content_hash(self) -> str:
+        """Names exactly what the customer sees; consent is bound to it."""
+        text = json.dumps(self.customer_content, sort_keys=True, ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def is_bundle(self) -> bool:
@@ -211,8 +289,9 @@ class Story:
 
     @cached_property
     def search_text(self) -> str:
+        # The name as credited: a customer who chose no name is not found by it.
         parts = (
-            self.name,
+            self.credited_name,
             self.role,
             self.company,
             self.location,
@@ -226,6 +305,28 @@ class Story:
     def matches(self, query: str) -> bool:
         """True when every word of `query` appears somewhere in the story."""
         return all(word in self.search_text for word in query.casefold().split())
+
+
+def credited_name(name: str, credit: str) -> str:
+    """`name` as the customer chose to be credited: whole, "Maria A.", or not at all."""
+    if credit == "anonymous":
+        return ""
+    parts = name.split()
+    if credit == "short" and len(parts) > 1:
+        return f"{parts[0]} {parts[-1][0]}."
+    return name
+
+
+def _file_digest(path: Path) -> str:
+    """A photo's bytes, named: the customer agreed to this picture, not to a file name."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
 
 
 def initials_of(name: str) -> str:
@@ -431,12 +532,19 @@ class _StoryReader:
         self.problem(f"must be a date like 2026-10-14, not {value!r}", dotted or key)
         return None
 
-    def choice(self, data: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+    def choice(
+        self,
+        data: dict[str, Any],
+        key: str,
+        options: tuple[str, ...],
+        default: str,
+        dotted: str | None = None,
+    ) -> str:
         value = data.get(key, default)
         if value is None:
             return default
         if str(value) not in options:
-            self.problem(f"must be one of {', '.join(options)}, not {value!r}", key)
+            self.problem(f"must be one of {', '.join(options)}, not {value!r}", dotted or key)
             return default
         return str(value)
 
@@ -570,12 +678,38 @@ class _StoryReader:
         unknown = [s for s in scope if s not in PLACES]
         if unknown:
             self.problem(f"unknown place {unknown[0]!r}; use {', '.join(PLACES)}", "consent.scope")
+        photo = value.get("photo", True)
+        if not isinstance(photo, bool):
+            self.problem("must be true or false: may the photo be shown", "consent.photo")
+            photo = True
+        content = value.get("content")
+        if content is not None and not isinstance(content, str):
+            self.problem("must be the hash the customer's consent was given for", "consent.content")
+            content = None
+        statement = value.get("statement")
+        if statement is not None and (
+            isinstance(statement, bool) or not isinstance(statement, int)
+        ):
+            self.problem("must be the number of the consent statement", "consent.statement")
+            statement = None
+        by = self.choice(value, "by", CONSENT_BY, "staff", "consent.by")
+        if by == "customer" and content is None:
+            self.problem(
+                "consent by the customer needs the hash of what they agreed to (content)",
+                "consent.content",
+                self.line_of("consent.by"),
+            )
         return Consent(
             given_by=" ".join(str(given_by or "").split()),
             date=when or dt.date.min,
             scope=frozenset(s for s in scope if s in PLACES),
             expires=self.date(value, "expires", "consent.expires"),
             withdrawn=self.date(value, "withdrawn", "consent.withdrawn"),
+            by=by,
+            credit=self.choice(value, "credit", CREDITS, "full", "consent.credit"),
+            photo=photo,
+            content=content,
+            statement=statement,
         )
 
 

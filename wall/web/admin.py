@@ -135,7 +135,7 @@ def queue():
         "admin/queue.html",
         stories=stories,
         tokens={s.slug: s.token for s in stories},
-        would={s.slug: mod.where_it_would_show(s, today()) for s in stories},
+        would={s.slug: get_moderation().where_it_would_show(s) for s in stories},
         photo_sources=photo_sources,
         portrait=portrait,
     )
@@ -158,7 +158,7 @@ def stories():
         stories=found,
         status=status,
         query=query,
-        shown={s.slug: {p: s.hidden_reason(p, today()) for p in PLACES} for s in found},
+        shown={s.slug: {p: index.hidden_reason(s, p, today()) for p in PLACES} for s in found},
     )
 
 
@@ -175,8 +175,8 @@ def render_story(found: Story, status: int = 200, **extra: Any):  # type: ignore
         "admin/story.html",
         story=found,
         token=found.token,
-        where={p: found.hidden_reason(p, today()) for p in PLACES},
-        would=mod.where_it_would_show(found, today()),
+        where={p: get_wall().index.hidden_reason(found, p, today()) for p in PLACES},
+        would=get_moderation().where_it_would_show(found),
         other_keys={k: v for k, v in found.meta.items() if k not in FRONT_MATTER_KEYS},
         path=relative(found.source),
         audit=get_db().audit_log(found.slug, limit=100),
@@ -199,10 +199,11 @@ def _back(slug: str | None = None):  # type: ignore[no-untyped-def]
 
 
 def _where_now(story: Story) -> str:
-    places = [p for p in PLACES if story.is_visible(p, today())]
+    index = get_wall().index
+    places = [p for p in PLACES if index.is_visible(story, p, today())]
     if places:
         return "Now on: " + " and ".join("hallway TVs" if p == "hallway" else p for p in places)
-    return "It is not on any screen: " + (story.hidden_reason("hallway", today()) or "")
+    return "It is not on any screen: " + (index.hidden_reason(story, "hallway", today()) or "")
 
 
 @bp.post("/stories/<slug>/<action>")

@@ -14,10 +14,10 @@ from ..stories import Story
 
 def _photo_prefix(story: Story, endpoint: str = "intranet.photo") -> str | None:
     """`/photos/<slug>/<token>/`: one stat and one URL build per story, not per size."""
-    if story.photo is None:
+    if story.shown_photo is None:
         return None
     try:
-        token = stat_token(story.photo)
+        token = stat_token(story.shown_photo)
     except OSError:
         return None  # removed since the index read it; the watcher will catch up
     url = url_for(endpoint, slug=story.slug, token=token, width=0, fmt="jpg")
@@ -37,7 +37,7 @@ def photo_sources(story: Story, endpoint: str = "intranet.photo") -> dict[str, A
         "src": f"{prefix}960.jpg",
         "webp": ", ".join(f"{prefix}{w}.webp {w}w" for w in WIDTHS),
         "jpeg": ", ".join(f"{prefix}{w}.jpg {w}w" for w in WIDTHS),
-        "alt": story.photo_alt or f"Photo of {story.name}",
+        "alt": story.photo_alt or f"Photo of {story.credit_lines[0]}",
         "focus": list(story.photo_focus),
         "position": f"{story.photo_focus[0] * 100:.0f}% {story.photo_focus[1] * 100:.0f}%",
     }
@@ -45,7 +45,7 @@ def photo_sources(story: Story, endpoint: str = "intranet.photo") -> dict[str, A
 
 def portrait(story: Story) -> dict[str, str]:
     background, color = portrait_colors(story.name)
-    return {"initials": story.initials, "background": background, "color": color}
+    return {"initials": story.shown_initials, "background": background, "color": color}
 
 
 def public_story_url(slug: str) -> str:
@@ -60,8 +60,10 @@ def story_json(story: Story) -> dict[str, Any]:
     config = current_app.config
     return {
         "slug": story.slug,
-        "name": story.name,
-        "role": story.role,
+        # As the customer chose to be credited: without a name, the role takes
+        # the name's line and the company the role's.
+        "name": story.credit_lines[0],
+        "role": story.role if story.credit != "anonymous" else "",
         "company": story.company,
         "location": story.location,
         "title": story.title,

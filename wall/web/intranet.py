@@ -107,7 +107,7 @@ def _grid(version: int, stories: list[Story]) -> Markup:
 def story(slug: str):
     """Show one story in full."""
     found = get_wall().index.get(slug)
-    if found is None or not found.is_visible("intranet", today()):
+    if found is None or not get_wall().index.is_visible(found, "intranet", today()):
         abort(404)
     shown, screens = get_db().display_counts(slug)
     return render_template(
@@ -123,9 +123,8 @@ def story(slug: str):
 @bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")
 def photo(slug: str, token: str, width: int, fmt: str):
     """Send a rendition of a published story's photo; never the original file."""
-    found = get_wall().index.get(slug)
-    if found is None or not (
-        found.is_visible("intranet", today()) or found.is_visible("hallway", today())
-    ):
+    index = get_wall().index
+    found = index.get(slug)
+    if found is None or not index.visible_anywhere(found):
         abort(404)
     return send_rendition(found, token, width, fmt)

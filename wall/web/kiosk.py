@@ -18,7 +18,7 @@ from flask import (
     send_from_directory,
 )
 
-from . import get_wall, today
+from . import get_wall
 from .cards import public_story_url
 
 bp = Blueprint("kiosk", __name__)
@@ -75,10 +75,9 @@ def _qr_svg(url: str) -> bytes:
 @bp.get("/stories/<slug>/qr.svg")
 def qr_code(slug: str):
     """A QR code that opens the story's intranet page on a phone."""
-    story = get_wall().index.get(slug)
-    if story is None or not (
-        story.is_visible("hallway", today()) or story.is_visible("intranet", today())
-    ):
+    index = get_wall().index
+    story = index.get(slug)
+    if story is None or not index.visible_anywhere(story):
         abort(404)
     response = Response(_qr_svg(public_story_url(slug)), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=3600"

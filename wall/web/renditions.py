@@ -15,14 +15,15 @@ def send_rendition(story: Story, token: str, width: int, fmt: str) -> Response:
     The URL's token names this state of the file, so a matching request may be
     cached for ever; a changed photo gets a new URL.
     """
-    if story.photo is None or fmt not in RENDITION_TYPES or width not in WIDTHS:
+    photo = story.shown_photo  # never one the customer chose not to show
+    if photo is None or fmt not in RENDITION_TYPES or width not in WIDTHS:
         abort(404)
     try:
-        path = get_wall().photos.rendition(story.photo, width, fmt)
+        path = get_wall().photos.rendition(photo, width, fmt)
     except (PhotoError, OSError):
         abort(404)
     response = send_file(path, mimetype=RENDITION_TYPES[fmt], conditional=True, etag=True)
-    if token == stat_token(story.photo):
+    if token == stat_token(photo):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     else:
         response.headers["Cache-Control"] = "public, max-age=60"
