@@ -138,8 +138,11 @@ def test_a_story_is_saved_pending_and_the_thanks_page_says_what_next(
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Maria Alvarez" in thanks and "What happens next" in thanks
     assert "moderator" in thanks and "sam.ortiz@example.com" in thanks
-    entry = app.extensions["storywall"].db.audit_log("maria-alvarez")[0]
-    assert entry["action"] == "submitted" and "Sam Ortiz" in entry["actor"]
+    entries = app.extensions["storywall"].db.audit_log("maria-alvarez")
+    # Newest first: the submission, then the customer's private link made for it.
+    assert [e["action"] for e in entries] == ["customer link made", "submitted"]
+    entry = entries[1]
+    assert "Sam Ortiz" in entry["actor"]
 
 
 def test_the_thanks_page_names_only_your_own_story(client, app) -> None:

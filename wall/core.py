@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .accounts import Accounts
+from .consent import ConsentTerms, CustomerConsent
 from .db import DATABASE_FILE, Database
 from .index import StoryIndex
 from .moderation import Moderation
@@ -40,7 +41,9 @@ class Wall:
         max_pixels: int = 50_000_000,
         limits: StoryLimits = DEFAULT_LIMITS,
         customer_only: bool = False,
+        consent_terms: ConsentTerms | None = None,
     ) -> None:
+        self.consent_terms = consent_terms or ConsentTerms()
         self.index = StoryIndex(
             Path(stories_dir).absolute(), limits=limits, customer_only=customer_only
         )
@@ -66,6 +69,13 @@ class Wall:
             max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
             limits=settings.story_limits if isinstance(settings, Settings) else DEFAULT_LIMITS,
             customer_only=bool(settings.get("CONSENT_CUSTOMER_ONLY")),
+            consent_terms=ConsentTerms(
+                link_days=int(settings["CONSENT_LINK_DAYS"]),
+                default_days=int(settings["CONSENT_DEFAULT_DAYS"]),
+                max_days=int(settings["CONSENT_MAX_DAYS"]),
+                statement=str(settings["CONSENT_STATEMENT"]).strip(),
+                expiring_days=int(settings["CONSENT_EXPIRING_DAYS"]),
+            ),
         )
 
     @cached_property
@@ -82,6 +92,11 @@ class Wall:
     def moderation(self) -> Moderation:
         """Every change to a story, each as one whole action."""
         return Moderation(self.index, self.db)
+
+    @cached_property
+    def consent(self) -> CustomerConsent:
+        """Customer links, and every answer given through them."""
+        return CustomerConsent(self.index, self.db, self.moderation, self.consent_terms)
 
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")

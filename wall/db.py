@@ -9,6 +9,7 @@ work at once.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 import time
@@ -67,6 +68,48 @@ CREATE TABLE IF NOT EXISTS logins (
 CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
 """
 
+# The customer's own voice: private links (only their hashes), the consent
+# statements customers agreed to, and the evidence of each answer they gave.
+CONSENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent_links (
+    token_hash TEXT PRIMARY KEY,
+    slug       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked_at REAL,
+    opened_at  REAL,
+    state      TEXT NOT NULL DEFAULT 'not opened',
+    state_at   REAL
+);
+CREATE INDEX IF NOT EXISTS consent_links_slug ON consent_links (slug, created_at);
+CREATE TABLE IF NOT EXISTS consent_statements (
+    version    INTEGER PRIMARY KEY AUTOINCREMENT,
+    text       TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consent_records (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug              TEXT NOT NULL,
+    at                REAL NOT NULL,
+    event             TEXT NOT NULL,
+    statement_version INTEGER,
+    statement_text    TEXT,
+    content_hash      TEXT,
+    content           TEXT,
+    choices           TEXT,
+    signature         TEXT,
+    changes           TEXT,
+    address           TEXT,
+    user_agent        TEXT
+);
+CREATE INDEX IF NOT EXISTS consent_records_slug ON consent_records (slug, at);
+"""
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
 
 class Database:
     """One SQLite file, and a small pool of connections to it.
@@ -89,7 +132,7 @@ class Database:
         if mode == "rwc":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connection() as conn:
-                conn.executescript(SCHEMA)  # runs in its own transaction
+                conn.executescript(SCHEMA + CONSENT_SCHEMA)  # runs in its own transaction
         elif not self.path.is_file():
             raise FileNotFoundError(f"no database at {self.path}")
 
@@ -294,11 +337,21 @@ class Database:
         with self.transaction() as db:
             self._audit(db, actor, action, slug, detail)
 
-    def audit_all(self, records: list[tuple[str, str, str | None, str]]) -> None:
-        """Several audit records of one action: all written, or none."""
+    def audit_all(
+        self,
+        records: list[tuple[str, str, str | None, str]],
+        *,
+        renamed: tuple[str, str] | None = None,
+    ) -> None:
+        """Several audit records of one action: all written, or none. With `renamed`
+        (old, new), the story's customer link and consent evidence follow it."""
         with self.transaction() as db:
             for actor, action, slug, detail in records:
                 self._audit(db, actor, action, slug, detail)
+            if renamed is not None and renamed[0] != renamed[1]:
+                old, new = renamed
+                db.execute("UPDATE consent_links SET slug = ? WHERE slug = ?", (new, old))
+                db.execute("UPDATE consent_records SET slug = ? WHERE slug = ?", (new, old))
 
     @staticmethod
     def _audit(
@@ -315,6 +368,138 @@ class Database:
         return self.query(
             "SELECT * FROM audit WHERE slug = ? ORDER BY id DESC LIMIT ?", (slug, limit)
         )
+
+    # -- customer consent: links, statements, evidence ----------------------------------
+
+    def add_consent_link(
+        self,
+        token_hash: str,
+        slug: str,
+        *,
+        created_by: str,
+        expires_at: float,
+        now: float | None = None,
+    ) -> None:
+        """A new private link for a story's customer; older links of the story stop working."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE consent_links SET revoked_at = ? WHERE slug = ? AND revoked_at IS NULL",
+                (now, slug),
+            )
+            db.execute(
+                "INSERT INTO consent_links (token_hash, slug, created_at, created_by, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (token_hash, slug, now, created_by, expires_at),
+            )
+            self._audit(db, created_by, "customer link made", slug, "older links stopped")
+
+    def consent_link(self, token_hash: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM consent_links WHERE token_hash = ?", (token_hash,))
+        return rows[0] if rows else None
+
+    def current_consent_link(self, slug: str) -> sqlite3.Row | None:
+        """The story's newest link that has not been revoked, if any."""
+        rows = self.query(
+            "SELECT * FROM consent_links WHERE slug = ? AND revoked_at IS NULL "
+            "ORDER BY created_at DESC LIMIT 1",
+            (slug,),
+        )
+        return rows[0] if rows else None
+
+    def revoke_consent_links(self, slug: str, actor: str, now: float | None = None) -> bool:
+        """Stop every link of a story; False if it had none working."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE consent_links SET revoked_at = ? WHERE slug = ? AND revoked_at IS NULL",
+                (now, slug),
+            )
+            if cursor.rowcount:
+                self._audit(db, actor, "customer link revoked", slug, "")
+        return cursor.rowcount > 0
+
+    def link_opened(self, token_hash: str, now: float | None = None) -> None:
+        """Note that the customer opened their link: the first time, it is 'opened'."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE consent_links SET opened_at = COALESCE(opened_at, ?), "
+                "state = CASE state WHEN 'not opened' THEN 'opened' ELSE state END, "
+                "state_at = CASE state WHEN 'not opened' THEN ? ELSE state_at END "
+                "WHERE token_hash = ?",
+                (now, now, token_hash),
+            )
+
+    def statement_version(self, text: str, now: float | None = None) -> int:
+        """The version number of a consent statement's text; a new text gets the next one."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO consent_statements (text, created_at) VALUES (?, ?) "
+                "ON CONFLICT (text) DO NOTHING",
+                (text, now),
+            )
+            row = db.execute(
+                "SELECT version FROM consent_statements WHERE text = ?", (text,)
+            ).fetchone()
+        return int(row["version"])
+
+    def record_consent_event(
+        self,
+        slug: str,
+        event: str,
+        *,
+        token_hash: str | None,
+        link_state: str | None,
+        actor: str,
+        detail: str = "",
+        evidence: dict[str, object] | None = None,
+        now: float | None = None,
+    ) -> int:
+        """Keep the evidence of one answer the customer gave (consented, suggested changes,
+        declined, withdrew), move their link to its new state, and audit it, all at once."""
+        now = time.time() if now is None else now
+        fields = dict(evidence or {})
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO consent_records (slug, at, event, statement_version, "
+                "statement_text, content_hash, content, choices, signature, changes, address, "
+                "user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    slug,
+                    now,
+                    event,
+                    fields.get("statement_version"),
+                    fields.get("statement_text"),
+                    fields.get("content_hash"),
+                    _json(fields.get("content")),
+                    _json(fields.get("choices")),
+                    fields.get("signature"),
+                    _json(fields.get("changes")),
+                    fields.get("address"),
+                    fields.get("user_agent"),
+                ),
+            )
+            if token_hash is not None and link_state is not None:
+                db.execute(
+                    "UPDATE consent_links SET state = ?, state_at = ? WHERE token_hash = ?",
+                    (link_state, now, token_hash),
+                )
+            self._audit(db, actor, f"customer {event}", slug, detail)
+        return int(cursor.lastrowid or 0)
+
+    def consent_records(self, slug: str) -> list[sqlite3.Row]:
+        """Every answer the story's customer gave, oldest first."""
+        return self.query("SELECT * FROM consent_records WHERE slug = ? ORDER BY at, id", (slug,))
+
+    def last_consent_record(self, slug: str, event: str = "consented") -> sqlite3.Row | None:
+        rows = self.query(
+            "SELECT * FROM consent_records WHERE slug = ? AND event = ? ORDER BY at DESC, id DESC "
+            "LIMIT 1",
+            (slug, event),
+        )
+        return rows[0] if rows else None
 
     # -- rate limits -------------------------------------------------------------
 

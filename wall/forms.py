@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .frontmatter import normalize_body
-from .stories import KINDS, PLACES, QUOTE_MAX_CHARS, SLUG_RE, Story, slugify
+from .stories import CREDITS, KINDS, PLACES, QUOTE_MAX_CHARS, SLUG_RE, Story, slugify
 
 SLUG_MAX_CHARS = 60
 TEXT_MAX_CHARS = 120
@@ -449,3 +449,52 @@ def apply_choices(form: Mapping[str, Any], disk: Story) -> tuple[dict[str, Any],
         elif choice != "yours":
             errors[field] = CHOOSE
     return values, errors
+
+
+# -- the customer's answer on their own page ---------------------------------------------------
+
+SIGNATURE_MAX_CHARS = 120
+SUGGESTION_MAX_CHARS = 5_000
+PHOTO_CHOICES = ("show", "hide")
+
+
+def read_customer_answer(
+    form: Mapping[str, Any],
+    *,
+    today: dt.date,
+    latest: dt.date,
+    credit: str,
+    photo: bool,
+    signing: bool,
+) -> FormResult:
+    """Check the customer's choices, corrections and signature; each problem by its field.
+
+    Corrections left empty (or unchanged) leave the story as it is.
+    """
+    r = _Reader(form)
+    r.places("places", missing="Tick at least one place, or choose “No” at the end of the page.")
+    until = r.date("until", missing=f"Choose until when, as {DATE_HINT}.")
+    if until is not None and until <= today:
+        r.errors["until"] = "Choose a day after today."
+    elif until is not None and until > latest:
+        r.errors["until"] = (
+            f"The longest we may ask for is until {latest.isoformat()}; choose that day "
+            "or an earlier one. You can agree again later."
+        )
+    r.choice("credit", CREDITS, credit)
+    r.choice("photo", PHOTO_CHOICES, "show" if photo else "hide")
+    r.text("name", what="Your name")
+    r.text("role", what="Your role")
+    _quote(r, None)
+    suggestion = r.body("suggestion")
+    if len(suggestion) > SUGGESTION_MAX_CHARS:
+        r.errors["suggestion"] = (
+            f"That is {len(suggestion):,} characters; keep it to {SUGGESTION_MAX_CHARS:,} or fewer."
+        )
+    r.text(
+        "signature",
+        missing="Type your name to sign." if signing else None,
+        limit=SIGNATURE_MAX_CHARS,
+        what="Your name",
+    )
+    return r.result()

@@ -276,9 +276,7 @@ class StoryIndex:
 
     def hidden_reason(self, story: Story, place: str, today: dt.date | None = None) -> str | None:
         """Why `story` may not appear in `place` today (None: it may), under this wall's policy."""
-        return story.hidden_reason(
-            place, today or self.today(), customer_only=self.customer_only
-        )
+        return story.hidden_reason(place, today or self.today(), customer_only=self.customer_only)
 
     def is_visible(self, story: Story, place: str, today: dt.date | None = None) -> bool:
         return self.hidden_reason(story, place, today) is None

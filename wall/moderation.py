@@ -44,6 +44,7 @@ __all__ = [
     "Moderation",
     "ModerationError",
     "SlugTaken",
+    "StaleConsent",
     "StoryGone",
 ]
 
@@ -59,6 +60,10 @@ ACTION_LABELS = {
     "dates": "dates set",
     "withdraw": "consent withdrawn",
 }
+
+
+class StaleConsent(ModerationError):
+    """The edit changes what the customer agreed to: their consent would no longer hold."""
 
 
 class EditConflict(ModerationError):
@@ -192,13 +197,22 @@ class Moderation:
         return self._change(slug, token, who, "withdraw", {"consent.withdrawn": today}, note)
 
     def edit(
-        self, slug: str, token: str, who: str, values: Mapping[str, Any], *, base: str = ""
+        self,
+        slug: str,
+        token: str,
+        who: str,
+        values: Mapping[str, Any],
+        *,
+        base: str = "",
+        stale_ok: bool = False,
     ) -> Done:
         """Save the edit form (fields, body and link name) as one change.
 
         Refused with an EditConflict when the file changed since the form
         opened: the conflict merges what only one side changed and names the
-        fields both changed, for the moderator to choose.
+        fields both changed, for the moderator to choose. Refused with
+        StaleConsent when it would change what the customer consented to,
+        unless `stale_ok`: the story then leaves the screens until they confirm.
         """
         story = self._require(slug)
         new_slug = values.get("slug") or slug
@@ -221,8 +235,13 @@ class Moderation:
                 expected=token,
                 root=self.folder.root,
                 limits=self.index.limits,
-                commit=(lambda _slug: self.db.audit_all(records)) if records else None,
+                commit=(
+                    (lambda _slug: self.db.audit_all(records, renamed=(slug, new_slug)))
+                    if records
+                    else None
+                ),
                 new_slug=new_slug,
+                check=None if stale_ok else _keeps_customer_consent,
             )
         except Conflict as exc:
             self.index.refresh([slug])
@@ -298,3 +317,20 @@ class Moderation:
             return str(story.source.relative_to(self.folder.root.parent))
         except ValueError:
             return str(story.source)
+
+
+def confirmed_by_customer(story: Story) -> bool:
+    """True while the customer's own consent holds for the story as it is."""
+    consent = story.consent
+    return (
+        consent is not None and consent.by == "customer" and (consent.content == story.content_hash)
+    )
+
+
+def _keeps_customer_consent(before: Story, after: Story) -> None:
+    if confirmed_by_customer(before) and not confirmed_by_customer(after):
+        name = before.consent.given_by if before.consent else "The customer"
+        raise StaleConsent(
+            f"This changes what {name} agreed to. If you save it, the story leaves every "
+            "screen until they confirm the new version through their link."
+        )

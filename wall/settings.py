@@ -249,6 +249,46 @@ SETTINGS: tuple[Setting, ...] = (
         _number(1, 102_400),
     ),
     Setting(
+        "CONSENT_LINK_DAYS",
+        30,
+        "How long a customer's private link may be used to give consent; it keeps working "
+        "for taking the story down while the story exists.",
+        _number(1, 365),
+    ),
+    Setting(
+        "CONSENT_DEFAULT_DAYS",
+        365,
+        "How long the customer's consent lasts unless they choose otherwise.",
+        _number(1, 3650),
+    ),
+    Setting(
+        "CONSENT_MAX_DAYS",
+        3 * 365,
+        "The longest consent a customer may give at once.",
+        _number(1, 3650),
+    ),
+    Setting(
+        "CONSENT_STATEMENT",
+        "I agree that my story, my name as I chose to be credited and (if I chose to show "
+        "it) my photo may be shown in the places I ticked, until the date I chose. I can "
+        "take my story down at any time with this same link.",
+        "The text the customer agrees to. Changing it makes a new version; every consent "
+        "records the version and the text.",
+    ),
+    Setting(
+        "CONSENT_CUSTOMER_ONLY",
+        False,
+        "Only consent the customer gave themselves (through their link) counts; consent "
+        "recorded by staff no longer shows a story.",
+        _flag,
+    ),
+    Setting(
+        "CONSENT_EXPIRING_DAYS",
+        30,
+        "Consent ending within this many days is listed as expiring soon.",
+        _number(1, 365),
+    ),
+    Setting(
         "SUBMIT_REQUIRES_LOGIN",
         False,
         "Only signed-in people may submit stories (single sign-on or a moderator account); "
@@ -346,6 +386,11 @@ def parse_settings(raw: Mapping[str, Any], sources: Mapping[str, str] | None = N
         low, high = values["SLIDE_MIN_SECONDS"], values["SLIDE_MAX_SECONDS"]
         if low > high:
             errors.append(f"SLIDE_MIN_SECONDS ({low}) is more than SLIDE_MAX_SECONDS ({high})")
+        usual, most = values["CONSENT_DEFAULT_DAYS"], values["CONSENT_MAX_DAYS"]
+        if usual > most:
+            errors.append(f"CONSENT_DEFAULT_DAYS ({usual}) is more than CONSENT_MAX_DAYS ({most})")
+        if not str(values["CONSENT_STATEMENT"]).strip():
+            errors.append("CONSENT_STATEMENT is empty: customers need words to agree to")
     if errors:
         raise SettingsError("bad setting: " + "; ".join(errors))
     return Settings(values)

@@ -182,12 +182,15 @@ def update_story(
     limits: StoryLimits | None = None,
     commit: Commit | None = None,
     new_slug: str | None = None,
+    check: Callable[[Story, Story], None] | None = None,
 ) -> tuple[Story, str]:
     """Change a story's fields (and body), refusing if the file is not the one
     `expected` names; return the story as written and the file's new token.
 
     With `new_slug`, the story moves to that slug (its URL) in the same step:
-    the fields and the link name change together or not at all. `commit` runs
+    the fields and the link name change together or not at all. `check` sees
+    the story before and after, and may refuse (raise) before anything is
+    written. `commit` runs
     after the write, under the lock; if it raises, everything is put back, so
     a change and its audit record land together or not at all.
     """
@@ -197,9 +200,11 @@ def update_story(
         if expected is not None and current.token != expected:
             raise Conflict(CHANGED, current)
         # Never edit what we refuse to read (an alias bomb would expand on rewriting).
-        check_story(path, root, current.raw, limits)
+        before = check_story(path, root, current.raw, limits)
         new = edited_text(current.parts, changes, body).encode("utf-8")
         story = check_story(path, root, new, limits)
+        if check is not None:
+            check(before, story)
         target, unmove = path, None
         if new_slug is not None and new_slug != story.slug:
             target, unmove = _move(StoryFolder(root), path, new_slug)

@@ -8,9 +8,11 @@ exception into a page.
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
+import segno
 from flask import (
     Blueprint,
     abort,
@@ -184,6 +186,8 @@ def render_story(found: Story, status: int = 200, **extra: Any):  # type: ignore
         screens=screens,
         photo_sources=photo_sources,
         portrait=portrait,
+        customer=get_wall().consent.for_moderators(found),
+        takedown=None,
         **extra,
     ), status
 
@@ -281,7 +285,12 @@ def edit(slug: str):
         )
     try:
         done = moderation.edit(
-            slug, token, current_moderator() or "?", result.values, base=form.get("base", "")
+            slug,
+            token,
+            current_moderator() or "?",
+            result.values,
+            base=form.get("base", ""),
+            stale_ok=form.get("stale_ok") == "1",
         )
     except mod.EditConflict as exc:
         return render_edit(
@@ -293,6 +302,8 @@ def edit(slug: str):
             merge=exc.merge,
             conflicts=exc.merge.conflicts,
         )
+    except mod.StaleConsent as exc:
+        return render_edit(found, result.values, token, status=409, stale=exc.message)
     except mod.StoryGone as exc:
         return render_edit(None, result.values, token, slug=slug, status=410, gone=exc.message)
     except mod.InvalidStory as exc:
@@ -329,6 +340,76 @@ def render_edit(  # type: ignore[no-untyped-def]
         conflicts=conflicts or {},
         **extra,
     ), status
+
+
+# -- the customer's link and the evidence of their answers --------------------------------------
+
+
+@bp.post("/stories/<slug>/link")
+def make_link(slug: str):
+    """Make a private link for the story's customer and show it, once."""
+    story = story_or_gone(slug)
+    token = get_wall().consent.make_link(slug, current_moderator() or "?")
+    url = url_for("consent.page", token=token, _external=True)
+    response = make_response(
+        render_template(
+            "admin/link.html",
+            story=story,
+            url=url,
+            qr=link_qr(url),
+            days=get_wall().consent.terms.link_days,
+        )
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def link_qr(url: str) -> str:
+    """The link as an inline SVG QR code: it never leaves the page in another request."""
+    out = io.BytesIO()
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title="QR code of the link"
+    )
+    return out.getvalue().decode()
+
+
+@bp.post("/stories/<slug>/link/revoke")
+def revoke_link(slug: str):
+    """Stop the customer's link; a new one can be made at once."""
+    if get_wall().consent.revoke(slug, current_moderator() or "?"):
+        flash("The link no longer works. Make a new one to ask the customer again.")
+    else:
+        flash("There was no working link.", "error")
+    return redirect(url_for("admin.story", slug=slug, _anchor="customer"), code=303)
+
+
+@bp.get("/stories/<slug>/consent.json")
+def consent_json(slug: str):
+    """Download everything on record about what the customer agreed to."""
+    evidence = get_wall().consent.evidence(slug)
+    if evidence["story"] is None and not evidence["records"]:
+        abort(404)
+    response = jsonify(evidence)
+    response.headers["Content-Disposition"] = f'attachment; filename="consent-{slug}.json"'
+    return response
+
+
+@bp.get("/stories/<slug>/consent")
+def consent_record(slug: str):
+    """Show the consent record as a page to print or keep."""
+    evidence = get_wall().consent.evidence(slug)
+    if evidence["story"] is None and not evidence["records"]:
+        abort(404)
+    return render_template("admin/consent_record.html", slug=slug, evidence=evidence)
+
+
+@bp.get("/expiring")
+def expiring():
+    """List the stories whose consent ends soon, each one click from a renewal link."""
+    consent = get_wall().consent
+    return render_template(
+        "admin/expiring.html", stories=consent.expiring(), days=consent.terms.expiring_days
+    )
 
 
 @bp.route("/stories/<slug>/delete", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from ..rotation import seconds_on_screen
 from ..stories import Story
 
 
-def _photo_prefix(story: Story, endpoint: str = "intranet.photo") -> str | None:
+def _photo_prefix(story: Story, endpoint: str = "intranet.photo", **values: Any) -> str | None:
     """`/photos/<slug>/<token>/`: one stat and one URL build per story, not per size."""
     if story.shown_photo is None:
         return None
@@ -20,17 +20,19 @@ def _photo_prefix(story: Story, endpoint: str = "intranet.photo") -> str | None:
         token = stat_token(story.shown_photo)
     except OSError:
         return None  # removed since the index read it; the watcher will catch up
-    url = url_for(endpoint, slug=story.slug, token=token, width=0, fmt="jpg")
+    url = url_for(endpoint, slug=story.slug, token=token, width=0, fmt="jpg", **values)
     return url.removesuffix("0.jpg")
 
 
-def photo_sources(story: Story, endpoint: str = "intranet.photo") -> dict[str, Any] | None:
+def photo_sources(
+    story: Story, endpoint: str = "intranet.photo", **values: Any
+) -> dict[str, Any] | None:
     """URLs of a story's photo renditions, for <picture>, srcset and the kiosk.
 
     `endpoint` is the photo route to point at: the moderators' route serves
     photos of stories not yet on any screen.
     """
-    prefix = _photo_prefix(story, endpoint)
+    prefix = _photo_prefix(story, endpoint, **values)
     if prefix is None:
         return None
     return {

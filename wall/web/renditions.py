@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Response, abort, send_file
 
 from ..photos import RENDITION_TYPES, WIDTHS, PhotoError, stat_token
@@ -9,13 +11,16 @@ from ..stories import Story
 from . import get_wall
 
 
-def send_rendition(story: Story, token: str, width: int, fmt: str) -> Response:
+def send_rendition(
+    story: Story, token: str, width: int, fmt: str, *, photo: Path | None = None
+) -> Response:
     """A resized, re-encoded copy of the story's photo; never the original file.
 
     The URL's token names this state of the file, so a matching request may be
     cached for ever; a changed photo gets a new URL.
     """
-    photo = story.shown_photo  # never one the customer chose not to show
+    if photo is None:
+        photo = story.shown_photo  # never one the customer chose not to show
     if photo is None or fmt not in RENDITION_TYPES or width not in WIDTHS:
         abort(404)
     try:

@@ -40,6 +40,7 @@ from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE, initials_of
 from . import DISK_FULL, disk_full, get_moderation, get_wall, is_disk_full, today
+from .admin import link_qr
 from .auth import current_user, refused_without_token, within_rate
 
 bp = Blueprint("submit", __name__)
@@ -188,6 +189,10 @@ def send():
         "email": result.values["submitter_email"],
     }
     session["submitted"] = [story.slug, *session.get("submitted", [])][:10]
+    # The customer's private link, for the submitter to send: shown on the next page.
+    token = get_wall().consent.make_link(story.slug, submitter)
+    links = dict(list((session.get("links") or {}).items())[-2:])
+    session["links"] = {**links, story.slug: token}
     return redirect(url_for("submit.thanks", slug=story.slug), code=303)
 
 
@@ -230,18 +235,23 @@ def thanks(slug: str):
     """Say thank you, and what happens next, for a story that exists (pending counts)."""
     if not SLUG_RE.match(slug):
         abort(404)
-    index = get_wall().index
     mine = slug in session.get("submitted", [])
-    story = index.get(slug)
+    story = get_wall().index.get(slug)
     if story is None and mine:
         # Saved a moment ago by another worker, whose change this one's watcher
         # may not have applied yet.
-        index.refresh([slug])
-        story = index.get(slug)
+        story = get_moderation().current(slug)
     if story is None:
         abort(404)
-    # Only the person who sent it sees whose story it is.
-    return render_template("submit_thanks.html", story=story if mine else None)
+    # Only the person who sent it sees whose story it is, and the customer's link.
+    token = (session.get("links") or {}).get(slug) if mine else None
+    link = url_for("consent.page", token=token, _external=True) if token else None
+    return render_template(
+        "submit_thanks.html",
+        story=story if mine else None,
+        link=link,
+        qr=link_qr(link) if link else None,
+    )
 
 
 @bp.errorhandler(RequestEntityTooLarge)
