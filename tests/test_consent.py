@@ -275,7 +275,7 @@ def test_changes_the_customer_cannot_see_keep_their_consent(wall, maria) -> None
 
 
 def test_a_replaced_photo_makes_consent_stale(wall, stories: Path) -> None:
-    index, _, moderation, consent = wall
+    index, _, _, consent = wall
     (stories / "dev").mkdir()
     (stories / "dev" / "face.jpg").write_bytes(b"one picture")
     (stories / "dev" / "index.md").write_text(story_text(name="Dev Patel", photo="face.jpg"))
