@@ -258,8 +258,12 @@ class CustomerConsent:
         *,
         address: str,
         user_agent: str,
+        seen: str | None = None,
     ) -> Story:
         """Record the customer's consent to exactly what they saw, with their corrections.
+
+        `seen` is the token of the story file their page showed: if the story
+        changed since, nothing is recorded and they are shown it again.
 
         Corrections (or a suggested change to the text) send the story back to
         moderation; without them, an approved story stays on the screens: a
@@ -272,6 +276,7 @@ class CustomerConsent:
                 "it for a new one; you can still take your story down here."
             )
         story = visit.story
+        _same_as_seen(story, seen)
         shown = self.preview(story, choices, corrections)
         changes = corrections.against(story)
         version = self.db.statement_version(self.terms.statement, now=self.clock())
@@ -331,13 +336,20 @@ class CustomerConsent:
         return self.index.get(story.slug) or story
 
     def suggest(
-        self, token: str, corrections: Corrections, *, address: str, user_agent: str
+        self,
+        token: str,
+        corrections: Corrections,
+        *,
+        address: str,
+        user_agent: str,
+        seen: str | None = None,
     ) -> Story:
         """Send the customer's corrections to moderation, without consenting yet."""
         visit = self.visit(token, opened=False)
         if not visit.may_consent:
             raise ModerationError("This link can no longer be used for changes.")
         story = visit.story
+        _same_as_seen(story, seen)
         changes = corrections.against(story)
         if not changes and not corrections.suggestion:
             raise ModerationError("There is no change to send: nothing differs from the story.")
@@ -537,6 +549,21 @@ class CustomerConsent:
                 else:
                     changed.append((label, str(then.get(key, "")), str(now.get(key, ""))))
         return changed
+
+
+class ChangedWhileOpen(ModerationError):
+    """The story changed since the customer's page showed it: they must see it again."""
+
+
+CHANGED_WHILE_OPEN = (
+    "Your story changed while you were looking at it. Here it is as it is now: "
+    "check it, then answer again. Nothing was recorded."
+)
+
+
+def _same_as_seen(story: Story, seen: str | None) -> None:
+    if seen and seen != story.token:
+        raise ChangedWhileOpen(CHANGED_WHILE_OPEN)
 
 
 def _changes_json(changes: list[tuple[str, str, str]], suggestion: str) -> dict[str, Any] | None:

@@ -149,6 +149,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         """Our own page (or JSON, for the API), with a way back to the stories."""
         if request.path.startswith("/api/"):
             return jsonify(error="not found"), 404
+        if request.path.startswith("/consent/"):
+            from .consent import no_such_link
+
+            return no_such_link()  # a customer's garbled link: the same plain answer
         message = (
             "There is nothing at this address. The link may be mistyped, or the story "
             "may no longer be shown."

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from ..consent import (
+    CHANGED_WHILE_OPEN,
     Choices,
     Corrections,
     CustomerConsent,
@@ -24,7 +25,7 @@ from ..consent import (
     Visit,
 )
 from ..forms import read_customer_answer
-from ..moderation import ModerationError, StoryGone
+from ..moderation import Conflict, ModerationError, StoryGone
 from ..stories import CREDITS, PLACES, Story, credited_name
 from . import cards, get_wall
 from .auth import client_address, within_rate
@@ -120,16 +121,20 @@ def page(token: str):
             token, visit, result.values, errors=errors, status=400 if errors else 200
         )
     choices, corrections = answer_of(result.values)
+    seen = request.form.get("seen", "")
     if action == "suggest":
         return answered(
-            token, "suggested", lambda: service().suggest(token, corrections, **who()), values
+            token,
+            "suggested",
+            lambda: service().suggest(token, corrections, seen=seen, **who()),
+            values,
         )
     done = "sent" if corrections.against(visit.story) or corrections.suggestion else "consented"
     signature = result.values["signature"]
     return answered(
         token,
         done,
-        lambda: service().consent(token, choices, corrections, signature, **who()),
+        lambda: service().consent(token, choices, corrections, signature, seen=seen, **who()),
         values,
     )
 
@@ -148,12 +153,8 @@ def answered(token: str, done: str, act, values: dict[str, Any] | None = None): 
         visit = open_visit(token, opened=False)
         if not isinstance(visit, Visit):
             return visit
-        notice = exc.message
-        if "changed" in exc.message or "opened it" in exc.message:
-            notice = (
-                "Your story changed while you were looking at it. Here it is as it is now: "
-                "check it, then answer again. Nothing was recorded."
-            )
+        # A Conflict: the file moved under the save itself, after the page's own check.
+        notice = CHANGED_WHILE_OPEN if isinstance(exc, Conflict) else exc.message
         return render_page(token, visit, values or form_values(visit), notice=notice, status=409)
     except LinkNotFound:
         return no_such_link()
