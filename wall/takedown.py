@@ -11,6 +11,7 @@ server does not know.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,22 @@ class ScreenTakedown:
     # Why not yet, in words for a moderator; "" once acknowledged.
     waiting_for: str
     playlist: str | None
+    # acknowledged_at - since: negative when it had no copy at the withdrawal.
+    acknowledged_after: float | None
+    last_heard: float  # seconds before the report
+
+    @property
+    def acknowledged_words(self) -> str:
+        """When it acknowledged, for a moderator: "4 s after the withdrawal"."""
+        if self.acknowledged_after is None:
+            return ""
+        if self.acknowledged_after < 0:
+            return "had no copy of it at the withdrawal"
+        return f"{in_words(self.acknowledged_after)} after the withdrawal"
+
+    @property
+    def last_heard_words(self) -> str:
+        return f"{in_words(self.last_heard)} ago"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +73,7 @@ class ScreenTakedown:
             "silent": self.silent,
             "acknowledged": self.acknowledged,
             "acknowledged_at": self.acknowledged_at,
+            "acknowledged_after": self.acknowledged_after,
             "waiting_for": self.waiting_for,
             "playlist": self.playlist,
         }
@@ -77,6 +95,11 @@ class TakedownReport:
     @property
     def waiting(self) -> tuple[ScreenTakedown, ...]:
         return tuple(s for s in self.screens if not s.acknowledged)
+
+    @property
+    def since_words(self) -> str:
+        """The time of the withdrawal, on the server's clock, to the second."""
+        return dt.datetime.fromtimestamp(self.since).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
     @property
     def complete(self) -> bool:
@@ -136,19 +159,32 @@ def takedown_report(
             waiting = ""
         acknowledged = not waiting
         held_since = row["playlist_since"]
+        acknowledged_at = (
+            float(held_since if held_since is not None else last_seen) if acknowledged else None
+        )
         screens.append(
             ScreenTakedown(
                 name=row["name"],
                 last_seen=last_seen,
                 silent=now - last_seen > stale_after,
                 acknowledged=acknowledged,
-                acknowledged_at=(
-                    float(held_since if held_since is not None else last_seen)
-                    if acknowledged
-                    else None
-                ),
+                acknowledged_at=acknowledged_at,
                 waiting_for=waiting,
                 playlist=etag,
+                acknowledged_after=None if acknowledged_at is None else acknowledged_at - since,
+                last_heard=max(now - last_seen, 0.0),
             )
         )
     return TakedownReport(slug=slug, since=since, now=now, screens=tuple(screens))
+
+
+def in_words(seconds: float) -> str:
+    """A span of time as a moderator reads it: "4 s", "12 min", "3 h", "2 days"."""
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
