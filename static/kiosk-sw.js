@@ -5,10 +5,22 @@
  * server is away still comes up showing the wall. Live data is network-first;
  * photos and QR codes, whose URLs change when their content does, are
  * cache-first.
+ *
+ * A story that leaves the playlist (withdrawn, unpublished, deleted) leaves
+ * this cache as soon as the new playlist arrives: its photos and QR code are
+ * deleted, and the playlist kept for an offline reload is always the last one
+ * the page was given.
  */
 "use strict";
 
 var CACHE = "storywall-kiosk-v2";
+
+// Playlist writes and the photo upkeep that follows each, one after another:
+// a slow older one must never finish after, and undo, a newer one.
+var playlistWork = Promise.resolve();
+// The photo folders (/photos/<slug>/<token>/) and QR codes the latest playlist
+// shows; null until this worker has seen one (it may have been restarted).
+var latest = null;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) {
@@ -51,23 +63,35 @@ function offline(response) {
 }
 
 function remember(key, response) {
+  if (!isPlaylist(key)) return put(key, response);
+  // Read now, so the body is not lost while earlier work finishes.
+  var copy = response.clone();
+  var playlist = copy.json();
+  var purged = playlistWork.then(function () {
+    return put(key, response).then(function () { return playlist; }).then(purgePhotos);
+  });
+  playlistWork = purged.catch(function () { /* a full disk or a bad body must not stop the next */ });
+  return purged.then(fetchPhotos, function () {});
+}
+
+function put(key, response) {
   return caches.open(CACHE).then(function (cache) {
-    var copy = response.clone();
-    return cache.put(key, response).then(function () {
-      if (isPlaylist(key)) return copy.json().then(keepPhotos);
-    });
+    return cache.put(key, response);
   }).catch(function () { /* a full disk must not break the page */ });
 }
 
 // Network first; remember good answers; when the server is away or failing,
 // answer with the last good one, marked offline.
-function networkFirst(request) {
+function networkFirst(event) {
+  var request = event.request;
   var key = request.url;
   return fetch(request).then(function (response) {
     if (response.status === 200) {
-      remember(key, response.clone());
+      // Kept alive until stored: a worker stopped halfway would leave an
+      // older playlist for the next offline reload.
+      keepAlive(event, remember(key, response.clone()));
     } else if (response.status === 304 && isPlaylist(key)) {
-      refreshIfStale(key, request.headers.get("If-None-Match"));
+      keepAlive(event, refreshIfStale(key, request.headers.get("If-None-Match")));
     } else if (response.status >= 500) {
       return fromCache(key).then(function (hit) { return hit || response; });
     }
@@ -79,6 +103,13 @@ function networkFirst(request) {
   });
 }
 
+// Keep the worker running until `work` is done. Allowed here because the
+// answer to the page is still pending; if a browser refuses, the work still
+// runs, only unprotected.
+function keepAlive(event, work) {
+  try { event.waitUntil(work); } catch (e) { /* see above */ }
+}
+
 function fromCache(key) {
   return caches.open(CACHE).then(function (cache) { return cache.match(key); })
     .then(function (hit) { return hit ? offline(hit) : null; });
@@ -87,7 +118,7 @@ function fromCache(key) {
 // The page already had this playlist (304), but the copy kept here may be
 // older, or missing if the page loaded before this worker: fetch it whole.
 function refreshIfStale(key, etag) {
-  caches.open(CACHE).then(function (cache) { return cache.match(key); }).then(function (hit) {
+  return caches.open(CACHE).then(function (cache) { return cache.match(key); }).then(function (hit) {
     if (hit && hit.headers.get("ETag") === etag) return;
     return fetch(key, { cache: "no-store" }).then(function (response) {
       if (response.status === 200) return remember(key, response);
@@ -100,16 +131,26 @@ function cacheFirst(request) {
     return cache.match(request.url).then(function (hit) {
       if (hit) return hit;
       return fetch(request).then(function (response) {
-        if (response.status === 200) cache.put(request.url, response.clone());
+        // A photo of a story the playlist no longer has is not kept.
+        if (response.status === 200) keepIfWanted(cache, request.url, response.clone());
         return response;
       }, function () { return anyRendition(cache, request.url); });
     });
   });
 }
 
+function folderOf(url) {
+  return url.slice(0, url.lastIndexOf("/") + 1);
+}
+
+function wanted(url) {
+  return latest === null || latest.has(url) || latest.has(folderOf(url));
+}
+
 // Offline, any kept size of the same photo is better than none.
 function anyRendition(cache, url) {
-  var prefix = url.slice(0, url.lastIndexOf("/") + 1); // /photos/<slug>/<token>/
+  var prefix = folderOf(url); // /photos/<slug>/<token>/
+  if (!wanted(url)) return Promise.resolve(Response.error());
   return cache.keys().then(function (requests) {
     for (var i = 0; i < requests.length; i++) {
       if (requests[i].url.indexOf(prefix) === 0 && isPhoto(requests[i].url)) {
@@ -125,20 +166,21 @@ function isPhoto(url) {
   return path.indexOf("/photos/") === 0 || /\/qr\.svg$/.test(path);
 }
 
-// Keep one rendition of every photo the playlist can show, and its QR code;
-// drop the photos it no longer shows, so the cache never grows without end.
-function keepPhotos(playlist) {
+// Delete the photos and QR codes of every story the playlist no longer has,
+// at once: a withdrawn story must not stay in the cache (and the cache never
+// grows without end). Resolves with what is left to fetch.
+function purgePhotos(playlist) {
   var keep = new Set();
-  var wanted = [];
+  var fetchList = [];
   (playlist.stories || []).forEach(function (s) {
     if (s.qr) {
       keep.add(new URL(s.qr, self.location).href);
-      wanted.push(new URL(s.qr, self.location).href);
+      fetchList.push(new URL(s.qr, self.location).href);
     }
     if (!s.photo) return;
     var src = new URL(s.photo.src, self.location).href;
     keep.add(src);
-    wanted.push(src);
+    fetchList.push(src);
     [s.photo.webp, s.photo.jpeg].forEach(function (set) {
       (set || "").split(",").forEach(function (entry) {
         var url = entry.trim().split(" ")[0];
@@ -146,26 +188,50 @@ function keepPhotos(playlist) {
       });
     });
   });
+  latest = new Set(keep);
+  keep.forEach(function (url) { if (!isQr(url)) latest.add(folderOf(url)); });
   return caches.open(CACHE).then(function (cache) {
     return cache.keys().then(function (requests) {
       var have = new Set();
+      var gone = [];
       requests.forEach(function (request) {
         if (!isPhoto(request.url)) return;
-        if (keep.has(request.url)) have.add(request.url.slice(0, request.url.lastIndexOf("/") + 1));
-        else cache.delete(request);
+        if (keep.has(request.url)) have.add(folderOf(request.url));
+        else gone.push(cache.delete(request));
       });
-      return Promise.all(wanted.map(function (url) {
-        var prefix = url.slice(0, url.lastIndexOf("/") + 1);
-        if (have.has(prefix) && !/\/qr\.svg$/.test(url)) return null;
-        return cache.match(url).then(function (hit) {
-          if (hit) return null;
-          return fetch(url).then(function (response) {
-            if (response.status === 200) return cache.put(url, response);
-          }, function () { /* next playlist */ });
-        });
-      }));
+      return Promise.all(gone).then(function () {
+        return fetchList.filter(function (url) { return isQr(url) || !have.has(folderOf(url)); });
+      });
     });
   });
+}
+
+// Keep one rendition of every photo the playlist can show, and its QR code.
+// Not in line with the playlist work: a slow photo must not hold up the next
+// purge. A photo that a newer playlist dropped meanwhile is not kept.
+function fetchPhotos(urls) {
+  return caches.open(CACHE).then(function (cache) {
+    return Promise.all(urls.map(function (url) {
+      return cache.match(url).then(function (hit) {
+        if (hit || !wanted(url)) return null;
+        return fetch(url).then(function (response) {
+          if (response.status === 200) return keepIfWanted(cache, url, response);
+        }, function () { /* next playlist */ });
+      });
+    }));
+  }).catch(function () { /* next playlist */ });
+}
+
+// Checked again once stored: a purge may have run while it was being written.
+function keepIfWanted(cache, url, response) {
+  if (!wanted(url)) return null;
+  return cache.put(url, response).then(function () {
+    if (!wanted(url)) return cache.delete(url);
+  });
+}
+
+function isQr(url) {
+  return /\/qr\.svg$/.test(new URL(url).pathname);
 }
 
 self.addEventListener("fetch", function (event) {
@@ -177,7 +243,7 @@ self.addEventListener("fetch", function (event) {
   if (path === "/kiosk" || path === "/api/stories" || path.indexOf("/static/") === 0 ||
       path.indexOf("/kiosk/theme/") === 0) {
     // Keyed by URL alone, so a revalidation and a first load share the entry.
-    event.respondWith(networkFirst(request));
+    event.respondWith(networkFirst(event));
   } else if (isPhoto(request.url)) {
     event.respondWith(cacheFirst(request));  // these URLs change when their content does
   }

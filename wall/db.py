@@ -1,5 +1,6 @@
 """Operational data in SQLite, in the instance folder: screens, display counts,
-the moderation audit log, moderator accounts and rate limits.
+the playlists screens were sent, the moderation audit log, moderator accounts
+and rate limits.
 
 SQLite works across gunicorn's worker processes without a server. Each call
 borrows a connection from a small pool; WAL mode lets readers and one writer
@@ -13,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -66,6 +67,12 @@ CREATE TABLE IF NOT EXISTS logins (
     address    TEXT
 );
 CREATE INDEX IF NOT EXISTS logins_user ON logins (user);
+CREATE TABLE IF NOT EXISTS playlists (
+    etag     TEXT PRIMARY KEY,
+    slugs    TEXT NOT NULL,
+    built_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS playlists_built_at ON playlists (built_at);
 """
 
 # The customer's own voice: private links (only their hashes), the consent
@@ -111,6 +118,20 @@ def _json(value: object) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+# Columns added to a table after its first release: (table, column, type). A
+# database made before gets them when it is opened; a new one gets them the
+# same way, so there is one path to test.
+ADDED_COLUMNS = [
+    # When the screen first reported the playlist it holds now.
+    ("screens", "playlist_since", "REAL"),
+]
+
+# How long the server remembers what a playlist held, after it last built it.
+# One a screen still holds is kept however old; one forgotten makes a screen
+# "not yet" in a takedown report, which errs on the safe side.
+PLAYLIST_MEMORY_SECONDS = 14 * 86400.0
+
+
 class Database:
     """One SQLite file, and a small pool of connections to it.
 
@@ -133,8 +154,18 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connection() as conn:
                 conn.executescript(SCHEMA + CONSENT_SCHEMA)  # runs in its own transaction
+            self._add_columns()
         elif not self.path.is_file():
             raise FileNotFoundError(f"no database at {self.path}")
+
+    def _add_columns(self) -> None:
+        # Checked and added under the write lock: two workers starting at once
+        # must not both try to add the same column.
+        with self.transaction() as db:
+            for table, column, kind in ADDED_COLUMNS:
+                have = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @classmethod
     def existing(cls, path: Path, *, read_only: bool = True) -> Database:
@@ -251,15 +282,19 @@ class Database:
                     db, f"new screen:{address}", new_screens[0], new_screens[1], now
                 ):
                     return False
+            # playlist_since moves only when the playlist does (IS: NULL-safe).
             db.execute(
                 """INSERT INTO screens (name, story, playlist, uptime, started_at, last_seen,
-                                        address, user_agent)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                        address, user_agent, playlist_since)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET story = excluded.story,
+                       playlist_since = CASE WHEN screens.playlist IS excluded.playlist
+                           THEN COALESCE(screens.playlist_since, excluded.playlist_since)
+                           ELSE excluded.playlist_since END,
                        playlist = excluded.playlist, uptime = excluded.uptime,
                        started_at = excluded.started_at, last_seen = excluded.last_seen,
                        address = excluded.address, user_agent = excluded.user_agent""",
-                (screen, story, playlist, uptime, now - uptime, now, address, user_agent),
+                (screen, story, playlist, uptime, now - uptime, now, address, user_agent, now),
             )
             db.executemany(
                 """INSERT INTO displays (slug, screen, shown) VALUES (?, ?, ?)
@@ -321,6 +356,41 @@ class Database:
                 detail = name + (", and what it has shown" if counts else "")
                 self._audit(db, actor, "forgot a screen", None, detail)
         return True
+
+    def screens_heard_since(self, since: float) -> list[sqlite3.Row]:
+        """Screens whose last heartbeat came after `since`, by name: the playlist each
+        holds and when it first reported it (`playlist_since`)."""
+        return self.query(
+            "SELECT name, last_seen, playlist, playlist_since FROM screens "
+            "WHERE last_seen > ? ORDER BY name",
+            (since,),
+        )
+
+    # -- playlists: what each one sent to the screens held ---------------------------
+
+    def remember_playlist(self, etag: str, slugs: Iterable[str], now: float | None = None) -> None:
+        """Remember which stories the playlist `etag` holds, and forget old ones.
+
+        Called each time a worker builds a playlist body (once per index
+        version and screen), so one still in use is remembered again.
+        """
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute(
+                """INSERT INTO playlists (etag, slugs, built_at) VALUES (?, ?, ?)
+                   ON CONFLICT (etag) DO UPDATE SET built_at = excluded.built_at""",
+                (etag, json.dumps(sorted(set(slugs)), separators=(",", ":")), now),
+            )
+            db.execute(
+                """DELETE FROM playlists WHERE built_at < ? AND etag NOT IN
+                   (SELECT playlist FROM screens WHERE playlist IS NOT NULL)""",
+                (now - PLAYLIST_MEMORY_SECONDS,),
+            )
+
+    def playlist_slugs(self, etag: str) -> frozenset[str] | None:
+        """The stories the playlist `etag` holds; None if it is not (or no longer) known."""
+        rows = self.query("SELECT slugs FROM playlists WHERE etag = ?", (etag,))
+        return frozenset(json.loads(rows[0]["slugs"])) if rows else None
 
     def display_counts(self, slug: str) -> tuple[int, int]:
         """How many times a story was shown, and on how many screens."""

@@ -21,7 +21,7 @@
  */
 import { cfg, preview } from "./state.js";
 import { fit, slides, watchFades } from "./slides.js";
-import { POLL_MS, applyScreen, connect, revalidate } from "./playlist.js";
+import { POLL_MS, applyScreen, connect, reconnect, revalidate } from "./playlist.js";
 import {
   CLOCK_EVERY_MS, SHIFT_EVERY_MS, checkHours, clockTick, heartbeat, registerWorker, shift
 } from "./upkeep.js";
@@ -31,7 +31,7 @@ window.addEventListener("resize", function () {
   applyScreen();
   slides.forEach(fit);
 });
-window.addEventListener("online", function () { revalidate(); });
+window.addEventListener("online", function () { if (preview) revalidate(); else reconnect(); });
 
 setInterval(revalidate, POLL_MS);
 setInterval(clockTick, CLOCK_EVERY_MS);

@@ -6,6 +6,7 @@
 import { body, cfg, state, timers } from "./state.js";
 import { cancelPreparing, show, syncClock } from "./rotation.js";
 import { fit, hideAll, slides } from "./slides.js";
+import { heartbeatSoon } from "./upkeep.js";
 
 export const POLL_MS = 30000;
 const NOTICE_MS = 2 * 60 * 1000; // how long a setup problem stays in the corner
@@ -54,9 +55,12 @@ function fetchPlaylist() {
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.json().then(function (data) {
         setOnline(!offline);
-        state.etag = response.headers.get("ETag");
+        var etag = response.headers.get("ETag");
+        var changed = etag !== state.etag;
+        state.etag = etag;
         body.dataset.playlist = state.etag || "";
         applyPlaylist(data);
+        if (changed) heartbeatSoon();
       });
     })
     .catch(function () { setOnline(false); });
@@ -126,6 +130,14 @@ function showNotes(notes) {
   if (!text) return;
   if (window.console) console.warn("Story Wall kiosk: " + text);
   timers.notice = setTimeout(function () { body.classList.remove("has-notice"); }, NOTICE_MS);
+}
+
+// Back on the network (the browser says so): catch up now, not when a backoff
+// timer or the slow poll comes round. A withdrawn story leaves at once.
+export function reconnect() {
+  state.retryMs = 1000;
+  revalidate();
+  connect();
 }
 
 export function connect() {

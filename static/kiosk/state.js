@@ -32,4 +32,4 @@ export const state = {
 };
 
 // Every timer the kiosk uses, so that none is ever started twice.
-export const timers = { slide: 0, retry: 0, notice: 0, again: 0 };
+export const timers = { slide: 0, retry: 0, notice: 0, again: 0, beat: 0 };

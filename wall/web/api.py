@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +18,14 @@ from ..core import Wall
 from ..rotation import cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
+from ..takedown import playlist_etag
 from . import csrf, get_db, get_wall, today
 from .auth import client_address, current_moderator
 from .cache import app_cache
 from .cards import story_json
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 _CACHE_SIZE = 64
@@ -83,6 +87,11 @@ def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
     ).encode()
     # The ETag names the content, not the version: every worker agrees on it.
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    # What it holds, for takedown reports: a kiosk's heartbeat names only the ETag.
+    try:
+        get_db().remember_playlist(etag, order)
+    except sqlite3.Error:  # a full or locked database must not keep the screens waiting
+        log.exception("could not remember playlist %s", etag)
     # Compressed once per version, not per request: a 1,000-story playlist
     # shrinks about tenfold, and hundreds of screens fetch the same bytes.
     return body, etag, gzip.compress(body, compresslevel=6, mtime=0)
@@ -146,7 +155,8 @@ def read_heartbeat(data: object) -> dict:
     return {
         "screen": screen,
         "story": story or None,
-        "playlist": (playlist or "")[:64] or None,
+        # As sent it may be W/"<etag>-gz"; stored as the playlist's own ETag.
+        "playlist": playlist_etag((playlist or "")[:64]),
         # A kiosk's clock may step back; its uptime is shown, not trusted.
         "uptime": min(max(float(uptime), 0.0), UPTIME_MAX_SECONDS),
         "shown": shown,
