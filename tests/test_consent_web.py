@@ -234,3 +234,26 @@ def test_the_submitter_gets_the_link_on_the_thank_you_page(app, client, stories:
     # Another visitor to the same thank-you address does not get it.
     other = app.test_client()
     assert "customer-link" not in text_of(other.get(response.headers["Location"]))
+
+
+def test_a_withdrawn_story_shows_which_screens_have_let_it_go(
+    app, admin_client, client, token: str
+) -> None:
+    wall = app.extensions["storywall"]
+    assert answer(client, token).status_code == 303
+    story = wall.index.get("maria")
+    wall.moderation.approve("maria", story.token, "alex")
+    holding = client.get("/api/stories?screen=lobby")
+    client.post("/api/heartbeat", json={"screen": "lobby", "playlist": holding.headers["ETag"]})
+    csrf = csrf_token(client, f"/consent/{token}")
+    client.post(f"/consent/{token}", data={"csrf_token": csrf, "action": "withdraw"})
+    page = re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", " ", text_of(admin_client.get("/admin/stories/maria")))
+    )
+    assert "Off every screen?" in page and "lobby not yet" in page
+    fresh = client.get("/api/stories?screen=lobby")
+    client.post("/api/heartbeat", json={"screen": "lobby", "playlist": fresh.headers["ETag"]})
+    page = re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", " ", text_of(admin_client.get("/admin/stories/maria")))
+    )
+    assert "lobby acknowledged" in page

@@ -29,7 +29,10 @@ from .index import StoryIndex
 from .moderation import Moderation
 from .storage import ModerationError, StoryGone, update_story
 from .stories import PLACES, Consent, Story
+from .takedown import TakedownReport, takedown_report
 
+# The audit actions that take a story down for want of consent.
+WITHDRAWALS = ("consent withdrawn", "customer withdrew", "customer declined")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 TOKEN_BYTES = 24  # 192 bits: not guessable
 
@@ -479,6 +482,17 @@ class CustomerConsent:
             "changes": json.loads(changed["changes"]) if changed is not None else None,
             "changes_at": changed["at"] if changed is not None else None,
         }
+
+    def takedown(self, story: Story, stale_after: float) -> TakedownReport | None:
+        """For a withdrawn story: which screens have acknowledged a playlist without it."""
+        consent = story.consent
+        if consent is None or consent.withdrawn is None:
+            return None
+        since = self.db.last_audit_time(story.slug, WITHDRAWALS)
+        if since is None:  # withdrawn by editing the file: from the start of that day
+            day = dt.datetime.combine(consent.withdrawn, dt.time.min).astimezone()
+            since = day.timestamp()
+        return takedown_report(self.db, story.slug, since, self.clock(), stale_after)
 
     def expiring(self) -> list[Story]:
         """Stories whose consent ends within the expiring-soon window, soonest first."""

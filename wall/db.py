@@ -432,6 +432,15 @@ class Database:
             (time.time(), actor, action, slug, detail),
         )
 
+    def last_audit_time(self, slug: str, actions: tuple[str, ...]) -> float | None:
+        """When one of `actions` was last recorded for a story, if ever."""
+        marks = ", ".join("?" for _ in actions)
+        rows = self.query(
+            f"SELECT MAX(at) AS at FROM audit WHERE slug = ? AND action IN ({marks})",
+            (slug, *actions),
+        )
+        return rows[0]["at"] if rows and rows[0]["at"] is not None else None
+
     def audit_log(self, slug: str | None = None, limit: int = 200) -> list[sqlite3.Row]:
         if slug is None:
             return self.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))

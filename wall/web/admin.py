@@ -187,7 +187,9 @@ def render_story(found: Story, status: int = 200, **extra: Any):  # type: ignore
         photo_sources=photo_sources,
         portrait=portrait,
         customer=get_wall().consent.for_moderators(found),
-        takedown=None,
+        takedown=get_wall().consent.takedown(
+            found, float(current_app.config["SCREEN_STALE_SECONDS"])
+        ),
         **extra,
     ), status
 
