@@ -22,6 +22,16 @@ def test_check_passes_a_clean_folder(stories, write_story) -> None:
     result = run("check", str(stories))
     assert result.exit_code == 0
     assert "1 stories, 1 on hallway screens, 0 problems" in result.output
+    assert "consent: 1 recorded by staff" in result.output
+
+
+def test_check_says_which_consent_each_story_has(stories, write_story) -> None:
+    write_story("maria")
+    write_story("dev", name="Dev Patel", consent=None)
+    result = run("check", "--consent", str(stories))
+    assert "dev: consent none\n" in result.output
+    assert "maria: consent recorded by staff\n" in result.output
+    assert "consent: 1 none, 1 recorded by staff" in result.output
 
 
 def test_check_names_each_bad_file_with_line_and_field(stories, write_story) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -110,8 +111,15 @@ def serve(
 
 @main.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--consent",
+    "list_consent",
+    is_flag=True,
+    help="Also list, for every story, which consent it has: the customer's own, "
+    "recorded by staff, or none.",
+)
 @click.pass_obj
-def check(obj: dict, folder: Path | None) -> None:
+def check(obj: dict, folder: Path | None, list_consent: bool) -> None:
     """Validate every story in FOLDER (default: the stories folder); exit 1 on any problem."""
     settings = _settings(**obj, STORIES_DIR=str(folder) if folder else None, WATCH="off")
     root = settings.stories_dir
@@ -125,9 +133,15 @@ def check(obj: dict, folder: Path | None) -> None:
         click.echo(str(_relative(problem)))
     stories = index.stories()
     today = dt.date.today()
+    if list_consent:
+        for story in sorted(stories, key=lambda s: s.slug):
+            click.echo(f"{story.slug}: consent {story.consent_kind}")
     on_screen = sum(1 for s in stories if index.is_visible(s, "hallway", today))
+    kinds = Counter(s.consent_kind for s in stories)
+    by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     click.echo(
-        f"{len(stories)} stories, {on_screen} on hallway screens, {len(problems)} problems",
+        f"{len(stories)} stories, {on_screen} on hallway screens, {len(problems)} problems; "
+        f"consent: {by_kind or 'none'}",
         err=True,
     )
     sys.exit(1 if problems else 0)

@@ -213,6 +213,18 @@ class Story:
     # -- what the customer sees, and agrees to ---------------------------------------------
 
     @property
+    def consent_kind(self) -> str:
+        """Which consent the story has, in words: the customer's own, staff's record, or none."""
+        consent = self.consent
+        if consent is None:
+            return "none"
+        if consent.by == "customer":
+            if consent.content == self.content_hash:
+                return "given by the customer"
+            return "given by the customer for an earlier version"
+        return "recorded by staff"
+
+    @property
     def credit(self) -> str:
         return self.consent.credit if self.consent is not None else "full"
 
