@@ -1,14 +1,13 @@
 """A withdrawal reaches every screen, proven: three kiosks in a real Chromium, one offline.
 
 Against a real `storywall serve`, with the kiosks' own service workers. The
-story is withdrawn the way an editor does it, by writing `consent.withdrawn`
-into its file; the takedown report is read from the instance's SQLite, as the
-admin page reads it.
+story is withdrawn by its customer, who opens their private link on a phone and
+presses "Take my story down"; the takedown report is read from the instance's
+SQLite, as the admin page reads it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterator
 
@@ -16,8 +15,9 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS, Kiosk, Wall, wait_until
-from tests.conftest import TODAY
+from wall.core import Wall as CoreWall
 from wall.db import Database
+from wall.settings import load_settings
 from wall.takedown import playlist_etag, takedown_report
 
 pytestmark = pytest.mark.slow
@@ -64,26 +64,23 @@ def query(screen: str) -> str:
     return f"?screen={screen}&interval={INTERVAL}"
 
 
-def withdraw(wall: Wall, slug: str, name: str) -> None:
-    """What an editor does: set consent.withdrawn to today in the story's file."""
-    wall.story(
-        slug,
-        name=name,
-        role="Clerk",
-        consent={
-            "given_by": name,
-            "date": (TODAY - dt.timedelta(days=40)).isoformat(),
-            "scope": ["hallway", "intranet"],
-            "withdrawn": TODAY.isoformat(),
-        },
+def customer_link(wall: Wall, slug: str) -> str:
+    """The private link a moderator makes for the story's customer."""
+    core = CoreWall.from_settings(
+        load_settings(
+            {"STORIES_DIR": str(wall.stories), "INSTANCE_PATH": str(wall.instance), "WATCH": "off"},
+            environ={},
+        )
     )
+    core.index.rescan()
+    return f"{wall.url}/consent/{core.consent.make_link(slug, 'alex')}"
 
 
 def test_a_withdrawal_reaches_every_screen_and_the_report_proves_it(browser, wall) -> None:
     kiosks = {name: Kiosk(browser, wall.url) for name in SCREENS}
     kiosks["dock"].page.add_init_script(COUNT_STREAMS)
     try:
-        run(wall, kiosks)
+        run(browser, wall, kiosks)
         for kiosk in kiosks.values():
             kiosk.check_clean()
     finally:
@@ -91,7 +88,7 @@ def test_a_withdrawal_reaches_every_screen_and_the_report_proves_it(browser, wal
             kiosk.close()
 
 
-def run(wall: Wall, kiosks: dict[str, Kiosk]) -> None:
+def run(browser: Browser, wall: Wall, kiosks: dict[str, Kiosk]) -> None:
     db = Database.existing(wall.instance / "storywall.db")
     dock = kiosks["dock"]
 
@@ -139,8 +136,15 @@ def run(wall: Wall, kiosks: dict[str, Kiosk]) -> None:
     dock.context.set_offline(True)
     dock.page.wait_for_timeout(300)
 
+    # The customer opens their link on a phone, and takes the story down in one click.
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    customer = phone.new_page()
+    customer.goto(customer_link(wall, "bo"))
     since = time.time()
-    withdraw(wall, "bo", "Bo Lee")
+    customer.click("button[value=withdraw]")
+    customer.wait_for_url("**done=withdrawn")
+    assert "taken down from every screen" in customer.inner_text("main")
+    phone.close()
     after = {}
 
     def dropped(name: str) -> bool:
