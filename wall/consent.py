@@ -119,6 +119,17 @@ class Visit:
         consent = self.story.consent
         return consent is not None and consent.withdrawn is None
 
+    @property
+    def agreed(self) -> bool:
+        """True while their own consent holds for the story as it is."""
+        consent = self.story.consent
+        return (
+            consent is not None
+            and consent.by == "customer"
+            and consent.withdrawn is None
+            and consent.content == self.story.content_hash
+        )
+
 
 def token_hash(token: str) -> str:
     """What the database keeps of a customer's link: never the token itself."""
@@ -236,9 +247,12 @@ class CustomerConsent:
         today = self.index.today()
         consent = story.consent
         usual = today + dt.timedelta(days=self.terms.default_days)
-        if consent is None or consent.withdrawn is not None:
+        if consent is None:
             return Choices(places=PLACES, until=usual)
-        until = consent.expires if consent.expires and consent.expires > today else usual
+        # A withdrawn consent still says how they chose to be named: asked again,
+        # they start from their own choices, not from their full name.
+        current = consent.withdrawn is None and consent.expires and consent.expires > today
+        until = consent.expires if current else usual
         return Choices(
             places=tuple(p for p in PLACES if p in consent.scope) or PLACES,
             until=until,

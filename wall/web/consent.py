@@ -239,6 +239,7 @@ def render_page(  # type: ignore[no-untyped-def]
             "anonymous": f"{story.role}, {story.company} (no name)",
         },
         statement=service().terms.statement,
+        shown_now=get_wall().index.visible_anywhere(story),
         latest=service().latest_day().isoformat(),
         today=get_wall().index.today(),
         tv_landscape=url_for("consent.tv", token=token, orientation="landscape", **args),
