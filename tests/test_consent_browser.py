@@ -63,8 +63,8 @@ INJECTED = (
 @pytest.fixture(scope="module")
 def wall(tmp_path_factory) -> Iterator[Wall]:
     wall = Wall(tmp_path_factory.mktemp("consent"))
-    # Many answers come from one address in this module: the usual 30 an hour is too few.
-    wall.config('submit_rate_limit = "1000/hour"\n')
+    # Many submissions and answers come from one address in this module.
+    wall.config('submit_rate_limit = "1000/hour"\nconsent_rate_limit = "1000/hour"\n')
     Database(wall.instance / "storywall.db").add_user(
         MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
     )

@@ -257,3 +257,12 @@ def test_a_withdrawn_story_shows_which_screens_have_let_it_go(
         r"\s+", " ", re.sub(r"<[^>]+>", " ", text_of(admin_client.get("/admin/stories/maria")))
     )
     assert "lobby acknowledged" in page
+
+
+def test_answers_from_one_address_are_rate_limited(app, client, token: str) -> None:
+    app.config["CONSENT_RATE_LIMIT"] = "2/hour"
+    assert answer(client, token, action="preview").status_code == 200
+    assert answer(client, token, action="preview").status_code == 200
+    limited = answer(client, token)
+    assert limited.status_code == 429 and "Too many answers" in text_of(limited)
+    assert app.extensions["storywall"].index.get("maria").consent.by == "staff"

@@ -321,6 +321,12 @@ SETTINGS: tuple[Setting, ...] = (
         _rate,
     ),
     Setting(
+        "CONSENT_RATE_LIMIT",
+        "120/hour",
+        "Answers and previews on customers' own pages allowed per client address.",
+        _rate,
+    ),
+    Setting(
         "SUBMIT_RATE_LIMIT",
         "30/hour",
         "Story form posts (previews and submissions) allowed per client address.",

@@ -96,7 +96,7 @@ def page(token: str):
     if action not in ACTIONS:
         abort(400)
     values = {**request.form.to_dict(), "places": request.form.getlist("places")}
-    if not within_rate("consent", "SUBMIT_RATE_LIMIT"):
+    if not within_rate("consent", "CONSENT_RATE_LIMIT"):
         notice = "Too many answers from your address just now. Wait a while, then try again."
         return render_page(token, visit, values, notice=notice, status=429)
     if action == "withdraw":
