@@ -24,7 +24,7 @@ from .stories import DEFAULT_LIMITS, Problem, Story, StoryLimits, load_story
 log = logging.getLogger(__name__)
 
 # Bump when Story, Entry or how files are read changes: old caches are ignored.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 Stat = tuple[str, int, int, int]
 Signature = tuple[Stat | None, Stat | None, Stat | None]

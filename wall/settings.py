@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .stories import StoryLimits
+from .teams import parse_teams
 
 
 class SettingsError(ValueError):
@@ -194,6 +195,13 @@ SETTINGS: tuple[Setting, ...] = (
         'Display names of tags, best set as a [tags] table in config.toml (hr = "HR"); '
         "other tags are shown as their words, each capitalised.",
         _tag_names,
+    ),
+    Setting(
+        "TEAMS",
+        {},
+        "The teams customers can thank (name, tags, screens or group, email); best set as "
+        "[teams.NAME] tables in config.toml.",
+        parse_teams,
     ),
     Setting(
         "SCREENS",

@@ -40,7 +40,7 @@ FRONT_MATTER_KEYS = frozenset(
     {
         "name", "role", "company", "location", "title", "quote", "photo", "photo_alt",
         "photo_focus", "kind", "tags", "date", "publish", "expires", "status", "consent",
-        "submitted_by", "duration", "featured",
+        "submitted_by", "duration", "featured", "to",
     }
 )  # fmt: skip
 KINDS = ("story", "thank-you")
@@ -170,6 +170,7 @@ class Story:
     status: str = "pending"
     consent: Consent | None = None
     submitted_by: str = ""
+    to: str = ""  # a thank-you's addressee: a team's key from [teams.NAME], or words
     duration: int | None = None
     featured: bool = False
     token: str = ""  # names the exact bytes read; an edit form carries it
@@ -608,6 +609,7 @@ class _StoryReader:
             status=self.choice(data, "status", STATUSES, "pending"),
             consent=self.consent(data),
             submitted_by=self.text(data, "submitted_by"),
+            to=self.text(data, "to"),
             duration=self.duration(data),
             featured=featured,
             token=token,
