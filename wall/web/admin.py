@@ -42,6 +42,7 @@ from . import cards, get_db, get_moderation, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
 from .filters import ago, duration, relative, when
+from .kiosk import preview_page
 from .renditions import send_rendition
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -90,19 +91,7 @@ def photo(slug: str, token: str, width: int, fmt: str):
 def preview(slug: str):
     """Show the real kiosk page, playing only this story, as the hallway TV will."""
     story_or_gone(slug)
-    return render_template(
-        "kiosk.html",
-        stories_url=url_for("admin.preview_playlist", slug=slug),
-        events_url="",  # a preview: no live events, heartbeats or offline cache
-        heartbeat_url="",
-        worker_url="",
-        screen="",
-        tags="",
-        interval="",
-        hours="",
-        reload_at="",
-        heartbeat_seconds=0,
-    )
+    return preview_page(url_for("admin.preview_playlist", slug=slug))
 
 
 @bp.get("/stories/<slug>/tv.json")

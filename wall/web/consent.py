@@ -29,6 +29,7 @@ from ..moderation import Conflict, ModerationError, StoryGone
 from ..stories import CREDITS, PLACES, Story, credited_name
 from . import cards, get_wall
 from .auth import client_address, within_rate
+from .kiosk import preview_page
 from .renditions import send_rendition
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
@@ -275,20 +276,9 @@ def tv(token: str):
     story = previewed(token)
     orientation = "portrait" if request.args.get("orientation") == "portrait" else "landscape"
     args = {k: v for k, v in request.args.items() if k != "orientation"}
-    first = slide_json(story, token)
-    return render_template(
-        "kiosk.html",
-        stories_url=url_for("consent.tv_playlist", token=token, orientation=orientation, **args),
-        events_url="",
-        heartbeat_url="",
-        worker_url="",
-        screen="",
-        tags="",
-        interval="",
-        hours="",
-        reload_at="",
-        heartbeat_seconds=0,
-        first=first,
+    return preview_page(
+        url_for("consent.tv_playlist", token=token, orientation=orientation, **args),
+        first=slide_json(story, token),
         orientation=orientation,
     )
 

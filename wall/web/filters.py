@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..takedown import in_words
 from . import get_wall
 
 # Unknown front-matter keys are shown as they are; a stranger sets them, so
@@ -26,14 +27,7 @@ def when(epoch: float) -> str:
 
 
 def ago(seconds: float) -> str:
-    seconds = max(seconds, 0)
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+    return f"{in_words(seconds)} ago"
 
 
 def duration(seconds: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import segno
 from flask import (
@@ -36,6 +37,25 @@ def kiosk():
         hours=args.get("hours", "")[:16],
         reload_at=str(current_app.config["RELOAD_AT"]),
         heartbeat_seconds=int(current_app.config["HEARTBEAT_SECONDS"]),
+    )
+
+
+def preview_page(stories_url: str, **first_slide: Any) -> str:
+    """The real kiosk page playing one playlist, for a preview: no live events,
+    heartbeats or offline cache. With `first`, its slide is filled in on the server."""
+    return render_template(
+        "kiosk.html",
+        stories_url=stories_url,
+        events_url="",
+        heartbeat_url="",
+        worker_url="",
+        screen="",
+        tags="",
+        interval="",
+        hours="",
+        reload_at="",
+        heartbeat_seconds=0,
+        **first_slide,
     )
 
 
