@@ -22,7 +22,7 @@ from wall.consent import (
 from wall.db import Database
 from wall.index import StoryIndex
 from wall.moderation import Moderation, StaleConsent
-from wall.stories import load_story
+from wall.parsing import load_story
 
 TODAY = dt.date.today()
 WHO = {"address": "198.51.100.7", "user_agent": "Phone browser"}

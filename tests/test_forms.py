@@ -9,7 +9,7 @@ import pytest
 
 from tests.test_frontmatter import write_hand_written
 from wall.forms import edit_changes, edit_values, read_submission
-from wall.stories import load_story
+from wall.parsing import load_story
 
 TODAY = dt.date.today()
 YESTERDAY = TODAY - dt.timedelta(days=1)

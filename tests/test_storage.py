@@ -15,6 +15,7 @@ from wall.folder import StoryFolder
 from wall.forms import read_submission, submission_front_matter
 from wall.frontmatter import content_token
 from wall.index import StoryIndex
+from wall.parsing import load_story
 from wall.storage import (
     Conflict,
     InvalidStory,
@@ -27,7 +28,6 @@ from wall.storage import (
     rename_story,
     update_story,
 )
-from wall.stories import load_story
 
 TODAY = dt.date.today()
 

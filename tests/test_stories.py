@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import story_text
 from wall.index import StoryIndex
-from wall.stories import FRONT_MATTER_KEYS, StoryLimits, load_story, render_markdown, slugify
+from wall.parsing import StoryLimits, load_story
+from wall.stories import FRONT_MATTER_KEYS, render_markdown, slugify
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.glob("*.md"))

@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 
 from tests.conftest import csrf_token
 from wall import create_app
-from wall.stories import load_story
+from wall.parsing import load_story
 
 TODAY = dt.date.today()
 

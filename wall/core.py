@@ -20,9 +20,9 @@ from .consent import ConsentTerms, CustomerConsent
 from .db import DATABASE_FILE, Database
 from .index import StoryIndex
 from .moderation import Moderation
+from .parsing import DEFAULT_LIMITS, StoryLimits
 from .photos import PhotoCache
 from .settings import Settings
-from .stories import DEFAULT_LIMITS, StoryLimits
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .files import write_atomic
 from .folder import StoryFolder
-from .stories import DEFAULT_LIMITS, Problem, Story, StoryLimits, load_story
+from .parsing import DEFAULT_LIMITS, StoryLimits, load_story
+from .stories import Problem, Story
 
 log = logging.getLogger(__name__)
 

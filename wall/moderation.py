@@ -20,6 +20,7 @@ from .db import Database
 from .forms import EditMerge, edit_changes, merge_edit, timestamp
 from .frontmatter import DELETE, same_body
 from .index import StoryIndex
+from .parsing import load_story
 from .storage import (
     CHANGED,
     GONE,
@@ -33,7 +34,7 @@ from .storage import (
     delete_story,
     update_story,
 )
-from .stories import PLACES, SLUG_RE, Problem, Story, load_story
+from .stories import PLACES, SLUG_RE, Problem, Story
 
 __all__ = [
     "CHANGED",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .stories import StoryLimits
+from .parsing import StoryLimits
 from .teams import parse_teams
 
 

@@ -35,7 +35,8 @@ from .frontmatter import (
     normalize_body,
     split_text,
 )
-from .stories import SLUG_RE, Problem, Story, StoryLimits, load_story, slugify
+from .parsing import StoryLimits, load_story
+from .stories import SLUG_RE, Problem, Story, slugify
 
 PHOTO_NAME = "photo.jpg"
 SLUG_MAX_CHARS = 60
