@@ -169,7 +169,7 @@ OUTBOX_COLUMNS = (
 
 
 def _outbox_values(message: dict[str, object], now: float) -> tuple[object, ...]:
-    row = {"due_at": now, "state": "pending", **message}
+    row = {"due_at": now, "state": "pending", "subject": "", "body_text": "", **message}
     return (*(row.get(column) for column in OUTBOX_COLUMNS), now)
 
 

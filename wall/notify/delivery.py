@@ -81,7 +81,9 @@ def smtp_error(exc: BaseException, where: str, config: NotifyConfig) -> Delivery
         return DeliveryError(f"connection refused by {where}: is the mail server running there?")
     if isinstance(exc, socket.gaierror):
         return DeliveryError(f"cannot find the mail server {config.smtp_host!r}: {exc.strerror}")
-    if isinstance(exc, TimeoutError | socket.timeout):
+    # smtplib reports a greeting that never came as a closed connection.
+    timed_out = isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc)
+    if timed_out or isinstance(exc, TimeoutError | socket.timeout):
         return DeliveryError(
             f"timed out after {config.smtp_timeout:g}s waiting for the mail server at {where}"
         )

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from ..db import Database
 from ..stories import Story
-from ..teams import Team
+from ..teams import EMAIL_RE, Team
 from . import messages as m
 from .config import NotifyConfig
 from .delivery import DeliveryError, compose_email, post_webhook, send_email
@@ -64,7 +64,7 @@ class Notifier:
 
     def __init__(
         self,
-        db: Database,
+        db: Database | None,
         config: NotifyConfig,
         *,
         teams: Mapping[str, Team] | None = None,
@@ -72,7 +72,7 @@ class Notifier:
         expiring_days: int = 30,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db = db
+        self._db = db
         self.config = config
         self.teams = dict(teams or {})
         self.expiring = expiring
@@ -86,6 +86,13 @@ class Notifier:
     @property
     def configured(self) -> bool:
         return self.config.configured
+
+    @property
+    def db(self) -> Database:
+        """The outbox's database; a notifier without one (`notify test`) only sends directly."""
+        if self._db is None:
+            raise RuntimeError("this notifier has no outbox")
+        return self._db
 
     # -- publishing: inside a request, only inserts ---------------------------------------------
 
@@ -378,6 +385,37 @@ class Notifier:
         for row in self._webhooks("test", key, note, None):
             results.append(("webhook", row["recipient"], _attempt(self.deliver, row)))
         return results
+
+    # -- moderators' own settings, and the outbox page --------------------------------------
+
+    def settings_for(self, name: str) -> dict[str, Any] | None:
+        """A moderator's address and their choice per event (immediate unless they chose)."""
+        user = self.db.get_user(name)
+        if user is None:
+            return None
+        chosen = self.db.notify_prefs(name)
+        return {
+            "email": user["email"] or "",
+            "modes": {event: chosen.get(event, "immediate") for event in m.MODERATOR_EVENTS},
+        }
+
+    def save_settings(self, name: str, email: str, modes: Mapping[str, str], actor: str) -> None:
+        """Keep a moderator's address and choices, audited; ValueError says what is wrong."""
+        email = email.strip()
+        if email and not EMAIL_RE.match(email):
+            raise ValueError(f"{m.one_line(email, 80)} is not an email address.")
+        chosen = {event: modes.get(event, "immediate") for event in m.MODERATOR_EVENTS}
+        if any(mode not in m.MODES for mode in chosen.values()):
+            raise ValueError("Choose immediately, in the daily digest, or never for each event.")
+        if not self.db.set_notify_settings(name, email, chosen, actor):
+            raise ValueError(f"There is no moderator called {name}.")
+
+    def retry(self, delivery: int, actor: str) -> bool:
+        """Send a failed or waiting delivery again now; False if it is not (or no longer) one."""
+        if not self.db.retry_notification(delivery, actor, now=self.clock()):
+            return False
+        self._wake.set()
+        return True
 
     def outbox_summary(self) -> dict[str, Any]:
         """What the admin's outbox page shows."""
