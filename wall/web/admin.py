@@ -571,10 +571,13 @@ def outbox():
     return render_template("admin/outbox.html", **summary)
 
 
-@bp.post("/outbox/<int:delivery>/retry")
-def retry_delivery(delivery: int):
+@bp.post("/outbox/<delivery>/retry")
+def retry_delivery(delivery: str):
     """Send a failed or waiting notification again now."""
-    if get_wall().notifier.retry(delivery, current_moderator() or "?"):
+    # A plain string in the rule, so the moderators-only guard answers before any 404.
+    if not delivery.isdigit():
+        abort(404)
+    if get_wall().notifier.retry(int(delivery), current_moderator() or "?"):
         flash("It will be sent again in a moment.")
     else:
         flash("That notification is no longer waiting or failed.", "error")
