@@ -293,16 +293,28 @@ def user() -> None:
     is_flag=True,
     help="No password: the account signs in only through the single sign-on header.",
 )
+@click.option(
+    "--email",
+    help="Where this moderator's notifications go; they choose which at /admin/settings.",
+)
 @click.pass_obj
-def user_add(obj: dict, name: str, reset: bool, sso: bool) -> None:
+def user_add(obj: dict, name: str, reset: bool, sso: bool, email: str | None) -> None:
     """Create the moderator account NAME; asks for its password twice."""
     from werkzeug.security import generate_password_hash
 
+    from .teams import EMAIL_RE
+
     _check_user_name(name)
+    if email is not None and email.strip() and not EMAIL_RE.match(email.strip()):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="--email")
     instance = _instance(obj)
     new_instance = not instance.is_dir()
     db = _database(obj)
     exists = db.get_user(name) is not None
+    if exists and email is not None and not reset and not sso:
+        db.set_user_email(name, email.strip())
+        click.echo(f"notifications for {name} go to {email.strip() or 'nobody'}")
+        return
     if exists and not reset:
         raise click.ClickException(
             f"{name} already exists; `storywall user add {name} --reset` sets a new password"
@@ -319,6 +331,8 @@ def user_add(obj: dict, name: str, reset: bool, sso: bool) -> None:
         click.echo(
             f"added moderator {name} in {instance}" + (" (single sign-on only)" if sso else "")
         )
+    if email is not None:
+        db.set_user_email(name, email.strip())
         if new_instance:
             click.echo(f"(created the instance folder {instance})", err=True)
 
@@ -355,6 +369,44 @@ def user_remove(obj: dict, name: str) -> None:
     if db is None or not db.remove_user(name):
         raise click.ClickException(f"there is no moderator called {name}")
     click.echo(f"removed moderator {name}")
+
+
+# -- notifications ---------------------------------------------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Notifications by email and webhook (SMTP_* and WEBHOOK_* settings)."""
+
+
+@notify.command("test")
+@click.option("--to", "to", help="Send the test email to this address.")
+@click.pass_obj
+def notify_test(obj: dict, to: str | None) -> None:
+    """Send a test email and a test webhook now, and say what went wrong if one fails."""
+    from .notify import Notifier, NotifyConfig
+
+    settings = _settings(**obj)
+    config = NotifyConfig.from_settings(settings)
+    if not config.configured:
+        raise click.ClickException(
+            "notifications are off: set SMTP_HOST and SMTP_FROM for email, and WEBHOOK_URLS "
+            "and WEBHOOK_SECRET for webhooks (see docs/notifications.md)"
+        )
+    # No database: a test is sent directly, never queued, and leaves nothing behind.
+    notifier = Notifier(None, config)
+    failed = 0
+    for channel, target, error in notifier.send_test(to):
+        if error is None:
+            click.echo(f"{channel} to {target}: sent")
+        else:
+            failed += 1
+            click.echo(f"{channel} to {target}: failed: {error}")
+    if not config.email_on:
+        click.echo("email: off (no SMTP_HOST)", err=True)
+    if not config.webhooks_on:
+        click.echo("webhooks: off (no WEBHOOK_URLS)", err=True)
+    sys.exit(1 if failed else 0)
 
 
 # -- photos ----------------------------------------------------------------------------------

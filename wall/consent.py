@@ -350,6 +350,9 @@ class CustomerConsent:
                 now=self.clock(),
             ),
         )
+        self.moderation.notifier.publish(
+            "suggested" if to_moderation else "consented", self.index.get(story.slug) or story
+        )
         return self.index.get(story.slug) or story
 
     def suggest(
@@ -392,6 +395,7 @@ class CustomerConsent:
                 now=self.clock(),
             ),
         )
+        self.moderation.notifier.publish("suggested", self.index.get(story.slug) or story)
         return self.index.get(story.slug) or story
 
     def decline(self, token: str, *, address: str, user_agent: str) -> Story:
@@ -412,6 +416,7 @@ class CustomerConsent:
                 now=self.clock(),
             ),
         )
+        self.moderation.notifier.publish("declined", self.index.get(story.slug) or story)
         return self.index.get(story.slug) or story
 
     def withdraw(self, token: str, *, address: str, user_agent: str) -> Story:
@@ -433,6 +438,7 @@ class CustomerConsent:
                 now=self.clock(),
             ),
         )
+        self.moderation.notifier.publish("withdrew", self.index.get(story.slug) or story)
         return self.index.get(story.slug) or story
 
     # -- for moderators -----------------------------------------------------------------------

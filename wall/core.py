@@ -1,5 +1,6 @@
 """The wall as one process sees it: the story index, its watcher, the photo cache,
-the database, and the moderation service that changes stories.
+the database, the moderation service that changes stories, and the notifier
+that tells people about it.
 
 `Wall.from_settings()` is the one constructor: the web app, `storywall check`,
 `photos` and `user` all build the wall the same way.
@@ -20,9 +21,11 @@ from .consent import ConsentTerms, CustomerConsent
 from .db import DATABASE_FILE, Database
 from .index import StoryIndex
 from .moderation import Moderation
+from .notify import Notifier, NotifyConfig
 from .parsing import DEFAULT_LIMITS, StoryLimits
 from .photos import PhotoCache
 from .settings import Settings
+from .teams import Team
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -42,8 +45,13 @@ class Wall:
         limits: StoryLimits = DEFAULT_LIMITS,
         customer_only: bool = False,
         consent_terms: ConsentTerms | None = None,
+        notify: NotifyConfig | None = None,
+        teams: Mapping[str, Team] | None = None,
     ) -> None:
         self.consent_terms = consent_terms or ConsentTerms()
+        self.notify_config = notify or NotifyConfig()
+        self.teams = dict(teams or {})
+        self._sending_pid: int | None = None
         self.index = StoryIndex(
             Path(stories_dir).absolute(), limits=limits, customer_only=customer_only
         )
@@ -76,6 +84,8 @@ class Wall:
                 statement=str(settings["CONSENT_STATEMENT"]).strip(),
                 expiring_days=int(settings["CONSENT_EXPIRING_DAYS"]),
             ),
+            notify=NotifyConfig.from_settings(settings),
+            teams=settings.get("TEAMS") or {},
         )
 
     @cached_property
@@ -89,9 +99,22 @@ class Wall:
         return Accounts(self.db)
 
     @cached_property
+    def notifier(self) -> Notifier:
+        """Queues a message for everyone who should hear of an event; sends them in a thread."""
+        return Notifier(
+            self.db,
+            self.notify_config,
+            teams=self.teams,
+            expiring=lambda: self.consent.expiring(),
+            expiring_days=self.consent_terms.expiring_days,
+        )
+
+    @cached_property
     def moderation(self) -> Moderation:
         """Every change to a story, each as one whole action."""
-        return Moderation(self.index, self.db)
+        moderation = Moderation(self.index, self.db)
+        moderation.notifier = self.notifier
+        return moderation
 
     @cached_property
     def consent(self) -> CustomerConsent:
@@ -103,12 +126,13 @@ class Wall:
         self._loaded_pid = os.getpid()
 
     def ensure_watching(self) -> None:
-        """Start the watcher in this process, once.
+        """Start the watcher and the notification sender in this process, once.
 
         Threads do not survive fork: a gunicorn worker forked from a preloaded
         master has the master's index but no watcher, so it starts its own and
         rescans to catch what changed since the master read the folder.
         """
+        self.ensure_sending()
         if self.watch == "off" or self._watching_pid == os.getpid():
             return
         with self._guard:
@@ -123,6 +147,16 @@ class Wall:
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 
+    def ensure_sending(self) -> None:
+        """Start this process's notification sender, once; none when nothing is configured."""
+        if not self.notify_config.configured or self._sending_pid == os.getpid():
+            return
+        with self._guard:
+            if self._sending_pid == os.getpid():
+                return
+            self.notifier.start_sender()
+            self._sending_pid = os.getpid()
+
     def catch_up(self) -> None:
         """Apply any change this process's watcher has noticed but not applied yet."""
         watcher = self.watcher
@@ -134,3 +168,6 @@ class Wall:
         if self.watcher is not None and self._watching_pid == os.getpid():
             self.watcher.stop()
         self._watching_pid = None
+        if self._sending_pid == os.getpid():
+            self.notifier.stop_sender()
+        self._sending_pid = None

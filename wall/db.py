@@ -1,6 +1,6 @@
 """Operational data in SQLite, in the instance folder: screens, display counts,
-the playlists screens were sent, the moderation audit log, moderator accounts
-and rate limits.
+the playlists screens were sent, the moderation audit log, moderator accounts,
+rate limits, and the outbox of notifications.
 
 SQLite works across gunicorn's worker processes without a server. Each call
 borrows a connection from a small pool; WAL mode lets readers and one writer
@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -114,6 +114,65 @@ CREATE INDEX IF NOT EXISTS consent_records_slug ON consent_records (slug, at);
 """
 
 
+# Notifications. Every email and webhook is a row before it is sent. `state` moves pending ->
+# sending (claimed, with a lease) -> sent, or back to pending with a later
+# `due_at` after a failure, or to failed after the last retry. A moderator's
+# daily digest collects `held` rows (due at the digest time) into one message;
+# they become `digested`. `dedupe_key` names one event for one recipient on
+# one channel, so publishing the same event twice queues it once.
+NOTIFY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key  TEXT NOT NULL UNIQUE,
+    channel     TEXT NOT NULL,
+    recipient   TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    slug        TEXT,
+    subject     TEXT NOT NULL DEFAULT '',
+    body_text   TEXT NOT NULL DEFAULT '',
+    body_html   TEXT,
+    payload     TEXT,
+    message_id  TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    due_at      REAL NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    claimed_by  TEXT,
+    lease_until REAL,
+    sent_at     REAL,
+    last_error  TEXT,
+    digest_id   INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, due_at);
+CREATE TABLE IF NOT EXISTS notify_prefs (
+    user  TEXT NOT NULL,
+    event TEXT NOT NULL,
+    mode  TEXT NOT NULL,
+    PRIMARY KEY (user, event)
+);
+"""
+
+OUTBOX_COLUMNS = (
+    "dedupe_key",
+    "channel",
+    "recipient",
+    "event",
+    "slug",
+    "subject",
+    "body_text",
+    "body_html",
+    "payload",
+    "message_id",
+    "due_at",
+    "state",
+)
+
+
+def _outbox_values(message: dict[str, object], now: float) -> tuple[object, ...]:
+    row = {"due_at": now, "state": "pending", "subject": "", "body_text": "", **message}
+    return (*(row.get(column) for column in OUTBOX_COLUMNS), now)
+
+
 def _json(value: object) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -124,6 +183,8 @@ def _json(value: object) -> str | None:
 ADDED_COLUMNS = [
     # When the screen first reported the playlist it holds now.
     ("screens", "playlist_since", "REAL"),
+    # Where a moderator's notifications go (empty: none).
+    ("users", "email", "TEXT NOT NULL DEFAULT ''"),
 ]
 
 # How long the server remembers what a playlist held, after it last built it.
@@ -153,7 +214,8 @@ class Database:
         if mode == "rwc":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connection() as conn:
-                conn.executescript(SCHEMA + CONSENT_SCHEMA)  # runs in its own transaction
+                # Runs in its own transaction.
+                conn.executescript(SCHEMA + CONSENT_SCHEMA + NOTIFY_SCHEMA)
             self._add_columns()
         elif not self.path.is_file():
             raise FileNotFoundError(f"no database at {self.path}")
@@ -674,3 +736,187 @@ class Database:
         with self.transaction() as db:
             db.execute("DELETE FROM logins WHERE token_hash = ?", (token_hash,))
             db.execute("DELETE FROM logins WHERE created_at < ?", (time.time() - max_age,))
+
+    # -- notifications: the outbox -----------------------------------------------------------
+
+    def enqueue_notifications(
+        self, messages: Iterable[dict[str, object]], now: float | None = None
+    ) -> int:
+        """Queue messages (dicts of outbox columns) at once; one already queued under the
+        same dedupe_key is left as it is. Returns how many were new."""
+        now = time.time() if now is None else now
+        marks = ", ".join("?" for _ in OUTBOX_COLUMNS)
+        sql = (
+            f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}, created_at) VALUES ({marks}, ?) "
+            "ON CONFLICT (dedupe_key) DO NOTHING"
+        )
+        added = 0
+        with self.transaction() as db:
+            for message in messages:
+                added += db.execute(sql, _outbox_values(message, now)).rowcount
+        return added
+
+    def claim_notification(
+        self, worker: str, lease_seconds: float, now: float | None = None
+    ) -> sqlite3.Row | None:
+        """Take the next due delivery for `worker`, or one whose sender's lease ran out.
+
+        Under SQLite's write lock (BEGIN IMMEDIATE), so of several workers
+        asking at once, each row goes to exactly one.
+        """
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id FROM outbox WHERE (state = 'pending' AND due_at <= ?) "
+                "OR (state = 'sending' AND lease_until <= ?) ORDER BY due_at, id LIMIT 1",
+                (now, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE outbox SET state = 'sending', claimed_by = ?, lease_until = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (worker, now + lease_seconds, row["id"]),
+            )
+            return db.execute("SELECT * FROM outbox WHERE id = ?", (row["id"],)).fetchone()
+
+    def notification_sent(self, message_id: int, worker: str, now: float | None = None) -> bool:
+        """Mark a delivery sent; False if `worker` no longer held it (its lease ran out)."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, lease_until = NULL, "
+                "last_error = NULL WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+                (now, message_id, worker),
+            )
+        return cursor.rowcount == 1
+
+    def notification_failed(
+        self, message_id: int, worker: str, error: str, retry_at: float | None
+    ) -> bool:
+        """Keep the error; due again at `retry_at`, or failed for good when it is None."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET state = ?, due_at = COALESCE(?, due_at), lease_until = NULL, "
+                "last_error = ? WHERE id = ? AND claimed_by = ? AND state = 'sending'",
+                (
+                    "pending" if retry_at is not None else "failed",
+                    retry_at,
+                    error[:2000],
+                    message_id,
+                    worker,
+                ),
+            )
+        return cursor.rowcount == 1
+
+    def retry_notification(self, message_id: int, actor: str, now: float | None = None) -> bool:
+        """Send a failed (or waiting) delivery again now, with a fresh set of retries."""
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT channel, recipient, event, slug FROM outbox WHERE id = ? "
+                "AND state IN ('failed', 'pending')",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "UPDATE outbox SET state = 'pending', due_at = ?, attempts = 0, claimed_by = NULL "
+                "WHERE id = ?",
+                (now, message_id),
+            )
+            detail = f"{row['event']} by {row['channel']} to {row['recipient']}"
+            self._audit(db, actor, "notification retried", row["slug"], detail)
+        return True
+
+    def compose_digests(
+        self,
+        build: Callable[[str, list[sqlite3.Row]], dict[str, object]],
+        now: float | None = None,
+    ) -> int:
+        """Fold each recipient's held messages that are due into one digest message, built
+        by `build(recipient, rows)`; all under one write lock, so each digest is made once."""
+        now = time.time() if now is None else now
+        made = 0
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM outbox WHERE state = 'held' AND due_at <= ? "
+                "ORDER BY recipient, created_at, id",
+                (now,),
+            ).fetchall()
+            by_recipient: dict[str, list[sqlite3.Row]] = {}
+            for row in rows:
+                by_recipient.setdefault(row["recipient"], []).append(row)
+            for recipient, held in by_recipient.items():
+                cursor = db.execute(
+                    f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}, created_at) "
+                    f"VALUES ({', '.join('?' for _ in OUTBOX_COLUMNS)}, ?) "
+                    "ON CONFLICT (dedupe_key) DO NOTHING",
+                    _outbox_values(build(recipient, held), now),
+                )
+                made += cursor.rowcount
+                ids = [row["id"] for row in held]
+                db.execute(
+                    f"UPDATE outbox SET state = 'digested', sent_at = ?, digest_id = ? "
+                    f"WHERE id IN ({', '.join('?' for _ in ids)})",
+                    (now, cursor.lastrowid if cursor.rowcount else None, *ids),
+                )
+        return made
+
+    def outbox(self, states: tuple[str, ...], limit: int = 200) -> list[sqlite3.Row]:
+        """Deliveries in `states`, the most recent first."""
+        marks = ", ".join("?" for _ in states)
+        return self.query(
+            f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at DESC, id DESC "
+            "LIMIT ?",
+            (*states, limit),
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many deliveries are in each state."""
+        rows = self.query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+        return {row["state"]: int(row["n"]) for row in rows}
+
+    def outbox_message(self, dedupe_key: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
+        return rows[0] if rows else None
+
+    # -- notifications: moderators' addresses and what each wants to hear ------------------
+
+    def set_user_email(self, name: str, email: str) -> bool:
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE users SET email = ? WHERE name = ?", (email, name))
+        return cursor.rowcount == 1
+
+    def notify_prefs(self, name: str) -> dict[str, str]:
+        """The moderator's choice per event (immediate, digest, off); unlisted: the default."""
+        rows = self.query("SELECT event, mode FROM notify_prefs WHERE user = ?", (name,))
+        return {row["event"]: row["mode"] for row in rows}
+
+    def set_notify_settings(self, name: str, email: str, modes: dict[str, str], actor: str) -> bool:
+        """Save a moderator's address and their choice per event, and audit it."""
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE users SET email = ? WHERE name = ?", (email, name))
+            if cursor.rowcount != 1:
+                return False
+            db.execute("DELETE FROM notify_prefs WHERE user = ?", (name,))
+            db.executemany(
+                "INSERT INTO notify_prefs (user, event, mode) VALUES (?, ?, ?)",
+                [(name, event, mode) for event, mode in sorted(modes.items())],
+            )
+            detail = f"email {email or 'none'}; " + ", ".join(
+                f"{event} {mode}" for event, mode in sorted(modes.items())
+            )
+            self._audit(db, actor, "notification settings changed", None, detail)
+        return True
+
+    def notify_recipients(self, event: str, default: str = "immediate") -> list[sqlite3.Row]:
+        """Moderators with an address who hear about `event`: name, email and mode."""
+        return self.query(
+            "SELECT users.name, users.email, COALESCE(notify_prefs.mode, ?) AS mode "
+            "FROM users LEFT JOIN notify_prefs "
+            "ON notify_prefs.user = users.name AND notify_prefs.event = ? "
+            "WHERE users.email != '' AND COALESCE(notify_prefs.mode, ?) != 'off' "
+            "ORDER BY users.name",
+            (default, event, default),
+        )

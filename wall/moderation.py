@@ -20,6 +20,7 @@ from .db import Database
 from .forms import EditMerge, edit_changes, merge_edit, timestamp
 from .frontmatter import DELETE, same_body
 from .index import StoryIndex
+from .notify import SILENT, Publisher
 from .parsing import load_story
 from .storage import (
     CHANGED,
@@ -87,6 +88,8 @@ class Done:
 class Moderation:
     """Changes stories in the folder an index watches, and records who did what."""
 
+    notifier: Publisher = SILENT  # the Wall gives it its notifier; each action publishes to it
+
     def __init__(self, index: StoryIndex, db: Database) -> None:
         self.index = index
         self.folder = index.folder
@@ -137,6 +140,9 @@ class Moderation:
             ),
         )
         self.index.refresh([story.slug])
+        self.notifier.publish(
+            "thanks-submitted" if story.kind == "thank-you" else "submitted", story
+        )
         return story
 
     def approve(self, slug: str, token: str, who: str, now: dt.datetime | None = None) -> Done:
@@ -311,6 +317,7 @@ class Moderation:
             )
         finally:
             self.index.refresh([slug])
+        self.notifier.publish(action, self.index.get(slug) or written, reason=detail)
         return Done(self.index.get(slug) or written, label)
 
     def _relative(self, story: Story) -> str:

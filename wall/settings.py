@@ -145,6 +145,38 @@ def _url(value: Any) -> str:
     return text
 
 
+def _url_list(value: Any) -> tuple[str, ...]:
+    """Webhook addresses: a list, or text separated by commas or spaces."""
+    if isinstance(value, str):  # a JSON list in WALL_WEBHOOK_URLS arrives decoded already
+        value = value.replace(",", " ").split()
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of http(s) URLs")
+    urls = tuple(str(item).strip() for item in value if str(item).strip())
+    for url in urls:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+    return urls
+
+
+def _backoff(value: Any) -> tuple[float, ...]:
+    """Seconds to wait before each retry: "60, 300, 1800, 7200"; after the last, it failed."""
+    items = value if isinstance(value, list | tuple) else str(value).replace(",", " ").split()
+    try:
+        delays = tuple(float(item) for item in items)
+    except (TypeError, ValueError):
+        raise ValueError("must be seconds before each retry, like 60, 300, 1800, 7200") from None
+    if not delays or len(delays) > 20 or any(not 0 <= d <= 7 * 86400 for d in delays):
+        raise ValueError("must be 1 to 20 waits of 0 to 604800 seconds each")
+    return delays
+
+
+def _email_address(value: Any) -> str:
+    text = _text(value).strip()
+    if text and not re.fullmatch(r"[^@\s<>\"']+@[^@\s<>\"']+", text):
+        raise ValueError("must be an email address like wall@example.com")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -340,6 +372,77 @@ SETTINGS: tuple[Setting, ...] = (
         "Story form posts (previews and submissions) allowed per client address.",
         _rate,
     ),
+    Setting(
+        "SMTP_HOST",
+        "",
+        "Mail server that sends notification emails. Empty: no emails (see docs/notifications.md).",
+    ),
+    Setting("SMTP_PORT", 587, "Port of the mail server.", _number(1, 65535)),
+    Setting(
+        "SMTP_SECURITY",
+        "starttls",
+        "How the mail connection is protected: starttls (usually port 587), tls (usually 465), "
+        "or none (a relay on the same machine or network only).",
+        _choice("starttls", "tls", "none"),
+    ),
+    Setting("SMTP_USER", "", "User name for the mail server; empty: no sign-in."),
+    Setting("SMTP_PASSWORD", "", "Password for the mail server."),
+    Setting(
+        "SMTP_FROM",
+        "",
+        "Sender address of notification emails, e.g. storywall@example.com; needed with SMTP_HOST.",
+        _email_address,
+    ),
+    Setting(
+        "SMTP_TIMEOUT",
+        30,
+        "Seconds to wait for the mail server before a delivery is retried later.",
+        _number(1, 600),
+    ),
+    Setting(
+        "WEBHOOK_URLS",
+        (),
+        "Addresses that get a signed JSON POST for every event (a Slack or Teams incoming "
+        "webhook works as it is); a list in config.toml, or separated by commas.",
+        _url_list,
+    ),
+    Setting(
+        "WEBHOOK_SECRET",
+        "",
+        "Key of the X-Storywall-Signature HMAC on every webhook; needed with WEBHOOK_URLS.",
+    ),
+    Setting(
+        "WEBHOOK_TIMEOUT",
+        10,
+        "Seconds to wait for a webhook to answer before it is retried later.",
+        _number(1, 600),
+    ),
+    Setting(
+        "NOTIFY_RETRY_SECONDS",
+        "60, 300, 1800, 7200",
+        "Waits before each retry of a failed delivery; after the last it is marked failed.",
+        _backoff,
+    ),
+    Setting(
+        "NOTIFY_POLL_SECONDS",
+        5,
+        "How often each worker's sender looks for deliveries queued by another process.",
+        _number(0.05, 3600, whole=False),
+    ),
+    Setting(
+        "NOTIFY_LEASE_SECONDS",
+        300,
+        "How long a sender holds a delivery it claimed before another may take it over; "
+        "longer than SMTP_TIMEOUT and WEBHOOK_TIMEOUT together.",
+        _number(1, 86400, whole=False),
+    ),
+    Setting(
+        "NOTIFY_DIGEST_AT",
+        "08:00",
+        "Local time of the daily digest for moderators who chose one; consents expiring "
+        "are reported on Mondays from this time.",
+        _clock_time,
+    ),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -405,6 +508,19 @@ def parse_settings(raw: Mapping[str, Any], sources: Mapping[str, str] | None = N
             errors.append(f"CONSENT_DEFAULT_DAYS ({usual}) is more than CONSENT_MAX_DAYS ({most})")
         if not str(values["CONSENT_STATEMENT"]).strip():
             errors.append("CONSENT_STATEMENT is empty: customers need words to agree to")
+        if values["SMTP_HOST"].strip() and not values["SMTP_FROM"]:
+            errors.append("SMTP_FROM is empty: emails need a sender address")
+        if values["WEBHOOK_URLS"] and not str(values["WEBHOOK_SECRET"]).strip():
+            errors.append("WEBHOOK_SECRET is empty: receivers need it to check the signature")
+        waits = float(values["SMTP_TIMEOUT"]) + float(values["WEBHOOK_TIMEOUT"])
+        if float(values["NOTIFY_LEASE_SECONDS"]) <= waits:
+            errors.append(
+                f"NOTIFY_LEASE_SECONDS ({values['NOTIFY_LEASE_SECONDS']}) must be longer than "
+                f"SMTP_TIMEOUT and WEBHOOK_TIMEOUT together ({waits:g}), or a slow delivery "
+                "could be sent twice"
+            )
+        if not values["NOTIFY_DIGEST_AT"]:
+            errors.append("NOTIFY_DIGEST_AT is empty: the daily digest needs a time")
     if errors:
         raise SettingsError("bad setting: " + "; ".join(errors))
     return Settings(values)

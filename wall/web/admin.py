@@ -36,6 +36,7 @@ from ..forms import (
     read_dates,
     read_edit,
 )
+from ..notify import MODERATOR_EVENTS
 from ..screens import NAME_RE
 from ..stories import FRONT_MATTER_KEYS, PLACES, Story
 from . import cards, get_db, get_moderation, get_wall, today
@@ -511,3 +512,62 @@ def audit():
         rows=[{**dict(r), "when": when(r["at"])} for r in rows],
         slug=slug,
     )
+
+
+# -- notifications: each moderator's own settings, and the outbox ----------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    """Show and save where the moderator's notifications go, and which ones they want."""
+    notifier = get_wall().notifier
+    name = current_moderator() or "?"
+    mine = notifier.settings_for(name)
+    if mine is None:
+        abort(404)
+    status = 200
+    if request.method == "POST":
+        modes = {
+            event: request.form.get(f"mode_{event}") or mine["modes"][event]
+            for event in MODERATOR_EVENTS
+        }
+        email = request.form.get("email", "")[:254]
+        try:
+            notifier.save_settings(name, email, modes, actor=name)
+        except ValueError as exc:
+            flash(str(exc), "error")
+            mine, status = {"email": email, "modes": modes}, 400
+        else:
+            flash("Saved your notification settings.")
+            return redirect(url_for("admin.settings"), code=303)
+    return render_template(
+        "admin/settings.html",
+        mine=mine,
+        events=MODERATOR_EVENTS,
+        configured=notifier.configured,
+        email_on=notifier.config.email_on,
+        digest_at=notifier.config.digest_at,
+    ), status
+
+
+@bp.get("/outbox")
+def outbox():
+    """List notifications waiting or failed, with their error; say how to turn them on."""
+    summary = get_wall().notifier.outbox_summary()
+    for row in summary["rows"]:
+        row["created"] = when(row["created_at"])
+        row["due"] = when(row["due_at"])
+    return render_template("admin/outbox.html", **summary)
+
+
+@bp.post("/outbox/<delivery>/retry")
+def retry_delivery(delivery: str):
+    """Send a failed or waiting notification again now."""
+    # A plain string in the rule, so the moderators-only guard answers before any 404.
+    if not delivery.isdigit():
+        abort(404)
+    if get_wall().notifier.retry(int(delivery), current_moderator() or "?"):
+        flash("It will be sent again in a moment.")
+    else:
+        flash("That notification is no longer waiting or failed.", "error")
+    return redirect(url_for("admin.outbox"), code=303)
