@@ -23,6 +23,8 @@ from .moderation import Moderation
 from .photos import PhotoCache
 from .settings import Settings
 from .stories import DEFAULT_LIMITS, StoryLimits
+from .teams import Team
+from .thanks import ThankYous
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,12 @@ class Wall:
         limits: StoryLimits = DEFAULT_LIMITS,
         customer_only: bool = False,
         consent_terms: ConsentTerms | None = None,
+        teams: Mapping[str, Team] | None = None,
+        thanks_daily_cap: int = 50,
     ) -> None:
         self.consent_terms = consent_terms or ConsentTerms()
+        self.teams = dict(teams or {})
+        self.thanks_daily_cap = thanks_daily_cap
         self.index = StoryIndex(
             Path(stories_dir).absolute(), limits=limits, customer_only=customer_only
         )
@@ -76,6 +82,8 @@ class Wall:
                 statement=str(settings["CONSENT_STATEMENT"]).strip(),
                 expiring_days=int(settings["CONSENT_EXPIRING_DAYS"]),
             ),
+            teams=settings.get("TEAMS") or {},
+            thanks_daily_cap=int(settings.get("THANKS_DAILY_CAP", 50)),
         )
 
     @cached_property
@@ -97,6 +105,18 @@ class Wall:
     def consent(self) -> CustomerConsent:
         """Customer links, and every answer given through them."""
         return CustomerConsent(self.index, self.db, self.moderation, self.consent_terms)
+
+    @cached_property
+    def thanks(self) -> ThankYous:
+        """Thank-yous from customers, with their own consent, to the team they thank."""
+        return ThankYous(
+            self.index,
+            self.db,
+            self.moderation,
+            self.consent,
+            self.teams,
+            daily_cap=self.thanks_daily_cap,
+        )
 
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")
