@@ -105,6 +105,11 @@ def test_a_screen_is_on_the_floor_of_the_teams_that_list_it_or_its_group() -> No
     assert teams_for_screen("lobby", None, teams) == ()
 
 
+def test_teams_parsed_once_parse_again_the_same() -> None:
+    teams = parse_teams(TEAMS)
+    assert parse_teams(teams) == teams  # settings reach the app already parsed under serve
+
+
 def test_team_keys_that_are_addresses_of_the_page_are_refused() -> None:
     with pytest.raises(ValueError, match="card"):
         parse_teams({"card": {"name": "Card team"}})
@@ -266,6 +271,9 @@ def test_sending_makes_a_pending_thank_you(client, stories: Path) -> None:
     assert front["submitter_email"] == "maria@example.com"
     page = client.get("/thanks/sent").get_data(as_text=True)
     assert "the night shift at Dayton" in page and "What happens next" in page
+    link = re.search(r'value="(http://localhost/consent/[^"]+)"', page)
+    assert link, "their own private link, to take it down again"
+    assert "Take my story down" in client.get(link[1]).get_data(as_text=True)
 
 
 def test_a_photo_goes_through_the_photo_pipeline(client, stories: Path) -> None:

@@ -42,6 +42,9 @@ def parse_teams(value: Any) -> dict[str, Team]:
         raise ValueError("must be [teams.NAME] tables in config.toml")
     teams: dict[str, Team] = {}
     for key, table in value.items():
+        if isinstance(table, Team) and table.key == key:
+            teams[key] = table  # parsed already: `storywall serve` hands settings on parsed
+            continue
         if not isinstance(key, str) or not TEAM_KEY_RE.match(key):
             raise ValueError(f"team {key!r}: use lowercase letters, digits and hyphens")
         if key in RESERVED_KEYS:

@@ -36,7 +36,15 @@ from ..forms import FormResult
 from ..moderation import InvalidStory, ModerationError
 from ..stories import CREDITS, QUOTE_MAX_CHARS, Story, credited_name
 from ..teams import Team
-from ..thanks import HONEYPOT, MESSAGE_MAX_CHARS, Note, ThankYous, note_of, read_thank_you
+from ..thanks import (
+    HONEYPOT,
+    MESSAGE_MAX_CHARS,
+    VIA,
+    Note,
+    ThankYous,
+    note_of,
+    read_thank_you,
+)
 from ..thanks import resolve_to as resolve_typed
 from . import cards, get_wall
 from .auth import client_address, within_rate
@@ -145,14 +153,25 @@ def send():
         return render_page(values, photo_token=photo_token, notice=exc.message, status=409)
     if photo is not None:
         photo.unlink(missing_ok=True)
-    session["thanked"] = {"to": cards.to_line(story), "places": sorted(choices.places)}
+    # Their own private link, as every customer story has: to see it, change their
+    # choices, or take it down. Shown once, on the next page.
+    token = get_wall().consent.make_link(story.slug, f"{note.name} (customer, {VIA})")
+    session["thanked"] = {
+        "to": cards.to_line(story),
+        "places": sorted(choices.places),
+        "link": url_for("consent.page", token=token, _external=True),
+    }
     return redirect(url_for("thanks.sent"), code=303)
 
 
 @bp.get("/sent")
 def sent():
-    """Say thank you, and what happens next."""
-    return render_template("thanks_sent.html", thanked=session.get("thanked"))
+    """Say thank you, what happens next, and how to take it down again."""
+    thanked = session.get("thanked")
+    link = thanked.get("link") if isinstance(thanked, dict) else None
+    return render_template(
+        "thanks_sent.html", thanked=thanked, link=link, qr=Markup(qr_svg(link)) if link else None
+    )
 
 
 def form_values() -> dict[str, Any]:
