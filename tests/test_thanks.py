@@ -256,6 +256,18 @@ def test_the_page_works_without_javascript_and_lists_the_teams(client) -> None:
     assert "<script" not in html
 
 
+def test_the_page_needs_nothing_outside_thanks_but_the_listed_static_files(client) -> None:
+    from wall.web.thanks import THANKS_STATIC
+
+    page = post(client, action="preview").get_data(as_text=True)
+    tv = re.search(r'<iframe src="([^"]+)"', page)[1].replace("&amp;", "&")
+    urls = re.findall(r'(?:href|src)="(/[^"]+)"', page + client.get(tv).get_data(as_text=True))
+    outside = [u for u in urls if not u.startswith("/thanks")]
+    assert outside
+    # The preview card's own link goes nowhere (the card is not clickable there).
+    assert [u for u in outside if not u.startswith(THANKS_STATIC)] == ["/stories/thank-you-preview"]
+
+
 def test_a_teams_own_link_preselects_it(client) -> None:
     html = client.get("/thanks/dayton-night").get_data(as_text=True)
     assert '<option value="dayton-night" selected>' in html

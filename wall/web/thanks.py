@@ -53,12 +53,13 @@ from .submit import OVERSIZE_FACTOR, read_photo, stash_path, upload_limit
 
 bp = Blueprint("thanks", __name__, url_prefix="/thanks")
 
-# What /thanks needs from outside its prefix: for a reverse proxy that exposes only it.
+# What /thanks needs from outside its prefix, as path prefixes: what a reverse proxy
+# that exposes only the thank-you page must let through (docs/deploy.md).
 THANKS_STATIC = (
     "/static/wall.css",
     "/static/favicon.svg",
     "/static/kiosk.css",
-    "/static/kiosk/",
+    "/static/kiosk.",  # the kiosk's modules, under a versioned folder
     "/kiosk/theme/",
 )
 ACTIONS = ("preview", "send")
