@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from wall.rotation import NEW_FOR_DAYS, cycle, is_new, seconds_on_screen
+from wall.rotation import (
+    BOOSTED_SHOWINGS,
+    NEW_FOR_DAYS,
+    approved_on,
+    boosted,
+    cycle,
+    is_new,
+    seconds_on_screen,
+)
 from wall.stories import Story
 
 TODAY = dt.date(2026, 10, 20)
@@ -130,3 +138,71 @@ def test_tiny_walls() -> None:
     assert cycle([story("a", featured=True), story("b")], TODAY) == ["a", "b"]
     three = [story("a", featured=True), story("b"), story("c")]
     assert_good_cycle(three, cycle(three, TODAY))
+
+
+# -- thank-yous on the screens of the team they thank --------------------------------
+
+
+def thanks(slug: str, to: str = "dayton-night", days_ago: int = 1, **fields: object) -> Story:
+    approved = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(9))
+    return story(
+        slug, kind="thank-you", to=to, meta={"approved_at": approved.isoformat()}, **fields
+    )
+
+
+def test_approved_on_reads_the_approval_else_the_date() -> None:
+    assert approved_on(thanks("t", days_ago=3)) == TODAY - dt.timedelta(days=3)
+    assert approved_on(story("a")) == OLD
+    assert approved_on(story("a", meta={"approved_at": "not a time"})) == OLD
+
+
+def test_boosted_are_the_teams_thank_yous_within_the_days_newest_first() -> None:
+    stories = [
+        thanks("older", days_ago=5),
+        thanks("newer", days_ago=1),
+        thanks("too-old", days_ago=7),
+        thanks("other-team", to="payroll"),
+        story("a-story", to="dayton-night"),  # not a thank-you
+    ]
+    assert boosted(stories, ["dayton-night"], TODAY, 7) == ["newer", "older"]
+    assert boosted(stories, ["dayton-night", "payroll"], TODAY, 7)[0] in ("newer", "other-team")
+    assert boosted(stories, [], TODAY, 7) == []
+    assert boosted(stories, ["dayton-night"], TODAY, 0) == []
+
+
+def test_a_boosted_thank_you_opens_the_cycle_and_comes_more_often_spread_out() -> None:
+    stories = [*(story(c) for c in "abcdefgh"), thanks("t")]
+    result = cycle(stories, TODAY, ["t"])
+    assert result[0] == "t"
+    assert result.count("t") == BOOSTED_SHOWINGS
+    assert Counter(result) == {**{c: 1 for c in "abcdefgh"}, "t": BOOSTED_SHOWINGS}
+    at = [i for i, slug in enumerate(result) if slug == "t"]
+    gaps = [b - a for a, b in zip(at, [*at[1:], at[0] + len(result)], strict=True)]
+    assert min(gaps) >= len(result) // BOOSTED_SHOWINGS - 1, result
+
+
+def test_boosted_next_to_featured_and_new_makes_a_good_ring() -> None:
+    stories = [
+        story("star", featured=True),
+        story("fresh", date=TODAY),
+        *(story(c) for c in "abcdef"),
+        thanks("t1"),
+        thanks("t2", days_ago=2),
+    ]
+    result = cycle(stories, TODAY, ["t1", "t2"])
+    assert result[:2] == ["t1", "t2"]
+    counts = Counter(result)
+    assert counts["t1"] == counts["t2"] == BOOSTED_SHOWINGS
+    assert counts["star"] == counts["fresh"] == 2 and counts["a"] == 1
+    for a, b in zip(result, result[1:] + result[:1], strict=True):
+        assert a != b, result
+
+
+def test_boosted_slugs_not_on_this_screen_are_ignored() -> None:
+    stories = [story(c) for c in "abc"]
+    assert cycle(stories, TODAY, ["gone"]) == list("abc")
+
+
+def test_when_every_story_is_boosted_none_is_more_so() -> None:
+    stories = [thanks(f"t{n}") for n in range(4)]
+    assert cycle(stories, TODAY, [s.slug for s in stories]) == [s.slug for s in stories]

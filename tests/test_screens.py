@@ -161,3 +161,18 @@ def test_a_theme_and_its_files_come_from_the_instance_folder(client, instance) -
     for escape in ["../config.toml", "..%2fconfig.toml", "/etc/passwd", "../secret_key"]:
         response = client.get(f"/kiosk/theme/{escape}", follow_redirects=True)
         assert response.status_code == 404, escape
+
+
+def test_a_screen_knows_the_teams_on_its_floor() -> None:
+    from wall.teams import parse_teams
+
+    teams = parse_teams(
+        {
+            "night": {"name": "the night shift", "screens": ["lobby"]},
+            "atrium-team": {"name": "Atrium", "group": "ground"},
+        }
+    )
+    assert resolve_screen(SCREENS, "lobby", teams=teams).teams == ("night",)
+    assert resolve_screen(SCREENS, "atrium", teams=teams).teams == ("atrium-team",)
+    assert resolve_screen(SCREENS, "lobby").teams == ()
+    assert resolve_screen(SCREENS, "lobby", teams=teams).as_json()["teams"] == ["night"]

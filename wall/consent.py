@@ -584,6 +584,45 @@ class CustomerConsent:
                     changed.append((label, str(then.get(key, "")), str(now.get(key, ""))))
         return changed
 
+    def record_author_consent(
+        self,
+        story: Story,
+        choices: Choices,
+        signature: str,
+        *,
+        statement_version: int,
+        address: str,
+        user_agent: str,
+    ) -> int:
+        """Keep the evidence of consent a customer gave for a story they wrote themselves
+        (a thank-you from /thanks), as for consent given through their own link.
+
+        The story's `consent` block must name what they saw: by the customer,
+        for its content as it is.
+        """
+        consent = story.consent
+        if consent is None or consent.by != "customer" or consent.content != story.content_hash:
+            raise ModerationError("The story is not the one the customer consented to.")
+        return self.db.record_consent_event(
+            story.slug,
+            "consented",
+            token_hash=None,
+            link_state=None,
+            actor=f"{signature} (customer)",
+            detail=_summary(choices, [], ""),
+            evidence={
+                "statement_version": statement_version,
+                "statement_text": self.terms.statement,
+                "content_hash": story.content_hash,
+                "content": story.customer_content,
+                "choices": choices.as_json(),
+                "signature": signature,
+                "address": address,
+                "user_agent": user_agent[:500],
+            },
+            now=self.clock(),
+        )
+
 
 class ChangedWhileOpen(ModerationError):
     """The story changed since the customer's page showed it: they must see it again."""

@@ -26,6 +26,7 @@ from .parsing import DEFAULT_LIMITS, StoryLimits
 from .photos import PhotoCache
 from .settings import Settings
 from .teams import Team
+from .thanks import ThankYous
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ class Wall:
         consent_terms: ConsentTerms | None = None,
         notify: NotifyConfig | None = None,
         teams: Mapping[str, Team] | None = None,
+        thanks_daily_cap: int = 50,
     ) -> None:
         self.consent_terms = consent_terms or ConsentTerms()
         self.notify_config = notify or NotifyConfig()
         self.teams = dict(teams or {})
+        self.thanks_daily_cap = thanks_daily_cap
         self._sending_pid: int | None = None
         self.index = StoryIndex(
             Path(stories_dir).absolute(), limits=limits, customer_only=customer_only
@@ -86,6 +89,7 @@ class Wall:
             ),
             notify=NotifyConfig.from_settings(settings),
             teams=settings.get("TEAMS") or {},
+            thanks_daily_cap=int(settings.get("THANKS_DAILY_CAP", 50)),
         )
 
     @cached_property
@@ -120,6 +124,18 @@ class Wall:
     def consent(self) -> CustomerConsent:
         """Customer links, and every answer given through them."""
         return CustomerConsent(self.index, self.db, self.moderation, self.consent_terms)
+
+    @cached_property
+    def thanks(self) -> ThankYous:
+        """Thank-yous from customers, with their own consent, to the team they thank."""
+        return ThankYous(
+            self.index,
+            self.db,
+            self.moderation,
+            self.consent,
+            self.teams,
+            daily_cap=self.thanks_daily_cap,
+        )
 
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")

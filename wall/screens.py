@@ -11,6 +11,9 @@ Screens are named in the instance config (``config.toml``)::
                                  # (give them the same tags and kinds)
     hours = "07:00-19:00"        # blank outside these hours (burn-in, energy)
 
+A screen listed in a team's ``screens`` (or in its ``group``, see wall.teams) is
+on that team's floor: it shows the thank-yous to that team first, then more often.
+
 A kiosk opens ``/kiosk?screen=lobby``; ``?tags=``, ``?interval=`` and
 ``?hours=`` also work directly and win over the config.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .stories import KINDS
+from .teams import Team, teams_for_screen
 
 INTERVAL_BOUNDS = (3.0, 600.0)
 ORIENTATIONS = ("auto", "portrait", "landscape")
@@ -45,6 +49,7 @@ class Screen:
     group_index: int = 0
     group_size: int = 1
     hours: tuple[str, str] | None = None
+    teams: tuple[str, ...] = ()  # keys of the teams whose floor the screen is on
     notes: tuple[str, ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
@@ -59,6 +64,7 @@ class Screen:
             "group_index": self.group_index,
             "group_size": self.group_size,
             "hours": list(self.hours) if self.hours else None,
+            "teams": list(self.teams),
             "notes": list(self.notes),
         }
 
@@ -108,6 +114,7 @@ def resolve_screen(
     tags: str = "",
     interval: str = "",
     hours: str = "",
+    teams: Mapping[str, Team] | None = None,
 ) -> Screen:
     """The settings for the screen named `name`, with query-string overrides applied."""
     notes: list[str] = []
@@ -149,5 +156,6 @@ def resolve_screen(
     return Screen(
         name=name, known=known, tags=screen_tags, kinds=kinds, interval=chosen_interval,
         orientation=orientation, group=group, group_index=index, group_size=size,
-        hours=chosen_hours, notes=tuple(notes),
+        hours=chosen_hours, teams=teams_for_screen(name, group, teams or {}),
+        notes=tuple(notes),
     )  # fmt: skip

@@ -367,6 +367,39 @@ SETTINGS: tuple[Setting, ...] = (
         _rate,
     ),
     Setting(
+        "THANKS_ENABLED",
+        True,
+        "Customers may thank a team at /thanks; false turns the page (and its card) off: 404.",
+        _flag,
+    ),
+    Setting(
+        "THANKS_PUBLIC_URL",
+        "",
+        "Base URL at which customers reach /thanks (for the printed card's QR code), e.g. "
+        "https://thanks.example.com; default: PUBLIC_URL, else the address the card is opened at.",
+        _url,
+    ),
+    Setting(
+        "THANKS_RATE_LIMIT",
+        "30/hour",
+        "Posts to the thank-you page (previews and thank-yous) allowed per client address.",
+        _rate,
+    ),
+    Setting(
+        "THANKS_DAILY_CAP",
+        50,
+        "Thank-yous a day that go to the moderation queue; the rest are still accepted but "
+        "held back, listed apart for moderators.",
+        _number(0, 100_000),
+    ),
+    Setting(
+        "THANKS_BOOST_DAYS",
+        7,
+        "Days after approval that a thank-you comes first, then more often, on the screens "
+        "of the team it thanks (0: never).",
+        _number(0, 365),
+    ),
+    Setting(
         "SUBMIT_RATE_LIMIT",
         "30/hour",
         "Story form posts (previews and submissions) allowed per client address.",

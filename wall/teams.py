@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TEAM_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Addresses under /thanks that are not a team's own link (/thanks/<key>).
+RESERVED_KEYS = frozenset({"card", "sent", "tv", "tv.json", "photo", "other"})
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 
 
@@ -40,8 +42,13 @@ def parse_teams(value: Any) -> dict[str, Team]:
         raise ValueError("must be [teams.NAME] tables in config.toml")
     teams: dict[str, Team] = {}
     for key, table in value.items():
+        if isinstance(table, Team) and table.key == key:
+            teams[key] = table  # parsed already: `storywall serve` hands settings on parsed
+            continue
         if not isinstance(key, str) or not TEAM_KEY_RE.match(key):
             raise ValueError(f"team {key!r}: use lowercase letters, digits and hyphens")
+        if key in RESERVED_KEYS:
+            raise ValueError(f"team {key}: that name is taken by /thanks/{key}; choose another")
         if not isinstance(table, Mapping):
             raise ValueError(f"team {key}: must be a table with at least a name")
         name = " ".join(str(table.get("name") or "").split())
@@ -62,3 +69,35 @@ def parse_teams(value: Any) -> dict[str, Team]:
             email=email,
         )
     return teams
+
+
+def addressed_to(to: str, teams: Mapping[str, Team]) -> str:
+    """The line a slide or card shows for a thank-you's `to`: the team's display name
+    ("To the night shift at Dayton"), or the customer's own words ("To Maria at the desk");
+    "" for no addressee."""
+    to = " ".join(str(to or "").split())
+    if not to:
+        return ""
+    team = teams.get(to)
+    return team.addressed if team is not None else f"To {to}"
+
+
+def teams_for_screen(name: str, group: str | None, teams: Mapping[str, Team]) -> tuple[str, ...]:
+    """The keys of the teams whose floor this screen is on: it is in their `screens`,
+    or in their screen `group`."""
+    return tuple(
+        key
+        for key, team in teams.items()
+        if (name and name in team.screens) or (group and team.group == group)
+    )
+
+
+def thanks_team(story: Any, team: Team) -> bool:
+    """True for a thank-you addressed to `team` (by its key)."""
+    return story.kind == "thank-you" and story.to == team.key
+
+
+def of_team(story: Any, team: Team) -> bool:
+    """True for a story the team's filter shows: thank-yous to them, and stories with
+    any of their tags."""
+    return thanks_team(story, team) or bool(set(team.tags) & set(story.tags))

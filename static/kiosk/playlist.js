@@ -88,6 +88,12 @@ function applyPlaylist(data) {
   // New stories join the current cycle right away; gone ones leave it for good.
   state.queue = state.queue.filter(has);
   if (!firstLoad) state.queue = added.concat(state.queue);
+  // A thank-you to this screen's own team, just approved, goes up at once.
+  var first = data.first || [];
+  var urgent = firstLoad ? null : added.filter(function (slug) {
+    return first.indexOf(slug) >= 0;
+  })[0];
+  if (urgent) state.queue = state.queue.filter(function (slug) { return slug !== urgent; });
   body.classList.remove("is-loading");
   body.classList.toggle("is-empty", fresh.size === 0);
   if (fresh.size === 0) {
@@ -100,7 +106,9 @@ function applyPlaylist(data) {
   }
   if (state.current && !fresh.has(state.current)) {
     // Withdrawn while on screen: cut to the next story as soon as it is ready.
-    show({ cut: true });
+    show(urgent ? { slug: urgent, cut: true } : { cut: true });
+  } else if (urgent) {
+    show({ slug: urgent });
   } else if (state.preparing) {
     // The slide being prepared checks, when ready, that its story is unchanged.
   } else if (!state.current) {

@@ -62,7 +62,7 @@ export function hideAll() {
 
 function clear(slide) {
   slide.texts = null;
-  slide.querySelectorAll(".slide-kind, .slide-name, .slide-role, .slide-quote")
+  slide.querySelectorAll(".slide-kind, .slide-to, .slide-name, .slide-role, .slide-quote")
     .forEach(function (el) { el.textContent = ""; });
   var img = slide.querySelector(".slide-img");
   img.removeAttribute("srcset");
@@ -75,6 +75,7 @@ export function render(slide, story) {
   slide.classList.toggle("is-thanks", story.kind === "thank-you");
   slide.texts = [
     [".slide-kind", story.kind === "thank-you" ? "Thank you" : ""],
+    [".slide-to", story.to || ""],  // whom a thank-you is for: "To the night shift at Dayton"
     [".slide-name", story.name],
     [".slide-role", [story.role, story.company].filter(Boolean).join(", ")],
     [".slide-quote", story.quote]

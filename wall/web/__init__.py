@@ -19,7 +19,7 @@ from ..core import Wall
 from ..db import Database
 from ..moderation import Moderation
 from ..settings import Settings, load_settings
-from .cards import tag_label
+from .cards import tag_label, to_line
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     wall.db  # noqa: B018 -- opened now, before any request thread could race to open it
     app.extensions["storywall"] = wall
     app.add_template_filter(tag_label, "tag_label")
+    app.add_template_filter(to_line, "to_line")
 
     from . import api, assets, filters, intranet, kiosk
 
@@ -104,10 +105,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(api.bp)
 
-    from . import admin, auth, consent, submit
+    from . import admin, auth, consent, submit, thanks
 
     auth.init_app(app)
     submit.init_app(app)  # before CSRF protection reads a form: see submit.OVERSIZE_FACTOR
+    thanks.init_app(app)  # likewise
     app.register_blueprint(admin.bp)
     app.register_blueprint(consent.bp)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form left open all day still sends

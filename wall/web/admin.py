@@ -65,7 +65,7 @@ def moderation_nav() -> dict[str, Any]:
     moderator = current_moderator()
     return {
         "moderator": moderator,
-        "pending_count": len(get_moderation().pending()) if moderator else 0,
+        "pending_count": len(get_wall().thanks.queue()) if moderator else 0,
     }
 
 
@@ -121,13 +121,17 @@ def story_or_gone(slug: str) -> Story:
 
 @bp.get("/")
 def queue():
-    """Show the stories waiting for a moderator, oldest first, each one click from approval."""
-    stories = get_moderation().pending()
+    """Show the stories waiting for a moderator, oldest first, each one click from approval;
+    then the thank-yous held back over the daily cap."""
+    stories = get_wall().thanks.queue()
+    held = get_wall().thanks.held()
     return render_template(
         "admin/queue.html",
         stories=stories,
-        tokens={s.slug: s.token for s in stories},
-        would={s.slug: get_moderation().where_it_would_show(s) for s in stories},
+        held=held,
+        daily_cap=current_app.config["THANKS_DAILY_CAP"],
+        tokens={s.slug: s.token for s in [*stories, *held]},
+        would={s.slug: get_moderation().where_it_would_show(s) for s in [*stories, *held]},
         photo_sources=photo_sources,
         portrait=portrait,
     )

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..core import Wall
-from ..rotation import cycle
+from ..rotation import boosted, cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from ..takedown import playlist_etag
@@ -51,6 +51,7 @@ def current_screen() -> Screen:
         tags=args.get("tags", "")[:400],
         interval=args.get("interval", "")[:16],
         hours=args.get("hours", "")[:16],
+        teams=current_app.config.get("TEAMS") or {},
     )
 
 
@@ -74,13 +75,24 @@ def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
         notes.append(f"no stories tagged {', '.join(screen.tags)}; showing everything")
         chosen = everything
     stories = [story_json(s) for s in chosen]
+    # Thank-yous to the team on this screen's floor, lately approved: they open
+    # the cycle and come more often, and a kiosk puts one up at once when it
+    # first appears.
+    first = boosted(chosen, screen.teams, today(), int(current_app.config["THANKS_BOOST_DAYS"]))
     order = [s["slug"] for s in stories]
     body = json.dumps(
         {
             "stories": stories,
             # Screens in a group step through the plain order in lockstep, each at
             # its own offset, so no two show the same story at the same moment.
-            "cycle": order if screen.group else cycle(chosen, today()),
+            # (The boosted come first there too, but once: a story twice in the
+            # cycle could meet itself on two screens of the group.)
+            "cycle": (
+                first + [s for s in order if s not in first]
+                if screen.group
+                else cycle(chosen, today(), first)
+            ),
+            "first": first,
             "screen": {**screen.as_json(), "notes": notes},
         },
         separators=(",", ":"),

@@ -10,6 +10,7 @@ from ..photos import WIDTHS, stat_token
 from ..portraits import portrait_colors
 from ..rotation import seconds_on_screen
 from ..stories import Story
+from ..teams import addressed_to
 
 
 def _photo_prefix(story: Story, endpoint: str = "intranet.photo", **values: Any) -> str | None:
@@ -71,6 +72,7 @@ def story_json(story: Story) -> dict[str, Any]:
         "title": story.title,
         "quote": story.tv_line,
         "kind": story.kind,
+        "to": to_line(story),
         "tags": list(story.tags),
         "featured": story.featured,
         "date": story.date.isoformat() if story.date else None,
@@ -92,3 +94,10 @@ def tag_label(tag: str) -> str:
         return name
     words = tag.replace("-", " ").replace("_", " ").split()
     return " ".join(w[:1].upper() + w[1:] for w in words) or tag
+
+
+def to_line(story: Story) -> str:
+    """Whom a thank-you is for, as slides and cards say it: "To the night shift at Dayton"."""
+    if story.kind != "thank-you":
+        return ""
+    return addressed_to(story.to, current_app.config.get("TEAMS") or {})

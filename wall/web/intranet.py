@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from markupsafe import Markup
 
 from ..stories import Story
+from ..teams import of_team
 from . import get_db, get_wall, today
 from .cache import app_cache
 from .cards import photo_sources, portrait, tag_label
@@ -28,7 +29,11 @@ def wall():
     index = get_wall().index
     query = request.args.get("q", "").strip()[:200]
     tag = request.args.get("tag", "").strip().casefold()[:80]
+    teams = current_app.config.get("TEAMS") or {}
+    team = teams.get(request.args.get("team", "").strip()[:64])
     stories = index.visible("intranet", tags=[tag] if tag else ())
+    if team is not None:
+        stories = [s for s in stories if of_team(s, team)]
     if query:
         stories = [s for s in stories if s.matches(query)]
     size = int(current_app.config["PAGE_SIZE"])
@@ -36,7 +41,7 @@ def wall():
     raw_page = request.args.get("page", "").strip() or "1"
     page = int(raw_page) if PAGE_RE.fullmatch(raw_page) else 0
     if not 1 <= page <= pages:
-        return no_such_page(pages, query, tag)
+        return no_such_page(pages, query, tag, team.key if team else "")
     shown = stories[(page - 1) * size : page * size]
     return render_template(
         "wall.html",
@@ -45,6 +50,8 @@ def wall():
         total=len(stories),
         query=query,
         tag=tag,
+        team=team,
+        teams=teams,
         page=page,
         pages=pages,
         has_next=page < pages,
@@ -67,18 +74,20 @@ def tag_bar(tags: list[tuple[str, int]], chosen: str) -> dict[str, object]:
     }
 
 
-def no_such_page(pages: int, query: str, tag: str):  # type: ignore[no-untyped-def]
+def no_such_page(pages: int, query: str, tag: str, team: str = ""):  # type: ignore[no-untyped-def]
     """A 404 for a page past the end (or not a page at all), with a link to the last one."""
-    what = "stories" if not (query or tag) else "results"
+    what = "stories" if not (query or tag or team) else "results"
     message = (
         f"There is no such page: the wall has {pages} "
         f"{'page' if pages == 1 else 'pages'} of {what}. Stories may have come off the wall "
         "since the link was made."
     )
     link = link_text = None  # with one page and no filter, the page's own link back will do
-    if pages > 1 or query or tag:
+    if pages > 1 or query or tag or team:
         last = pages if pages > 1 else None
-        link = url_for("intranet.wall", q=query or None, tag=tag or None, page=last)
+        link = url_for(
+            "intranet.wall", q=query or None, tag=tag or None, team=team or None, page=last
+        )
         link_text = f"Go to page {pages}" if last else "Back to the results"
     return render_template(
         "error.html",
