@@ -140,9 +140,9 @@ class Moderation:
             ),
         )
         self.index.refresh([story.slug])
-        self.notifier.publish(
-            "thanks-submitted" if story.kind == "thank-you" else "submitted", story
-        )
+        if story.meta.get("held") is not True:  # held over the daily cap: not worth a ping
+            kind = "thanks-submitted" if story.kind == "thank-you" else "submitted"
+            self.notifier.publish(kind, story)
         return story
 
     def approve(self, slug: str, token: str, who: str, now: dt.datetime | None = None) -> Done:
