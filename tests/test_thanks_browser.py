@@ -1,14 +1,17 @@
 """A customer thanks a team, end to end: a real gunicorn, a real Chromium, real clicks.
 
 A customer on a phone thanks "the night shift at Dayton" on /thanks (with and
-without JavaScript), it waits as a pending thank-you, a moderator approves it
-in the real admin, and the Dayton screen's kiosk puts it up at once, with
-"To the night shift at Dayton". Hostile input in every field stays text on
-every page. Screenshots land in /tmp/thanks-shots.
+without JavaScript), it waits as a pending thank-you and the moderators get
+one email, a moderator approves it in the real admin, and the Dayton screen's
+kiosk puts it up at once, with "To the night shift at Dayton"; the team gets
+one email and the webhook receiver one signed POST. A real SMTP server and a
+real HTTP receiver listen on loopback. Hostile input in every field stays text
+on every page. Screenshots land in /tmp/thanks-shots.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,8 @@ from werkzeug.security import generate_password_hash
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS, Kiosk, Wall, wait_until
 from tests.conftest import MODERATOR
+from tests.receivers import Mailbox, WebhookReceiver, parts
+from tests.test_notify import documented_verify
 from wall.db import Database
 
 pytestmark = pytest.mark.slow
@@ -53,13 +58,36 @@ SVG = '"><svg onload="window.__xss=1">'
 INJECTED = ("script:not([src])", "img[src='x']", "svg[onload]", "[onerror]", "[onload]")
 
 
+SECRET = "webhook secret for the tests"
+
+
 @pytest.fixture(scope="module")
-def wall(tmp_path_factory) -> Iterator[Wall]:
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory, mailbox: Mailbox, hook: WebhookReceiver) -> Iterator[Wall]:
     wall = Wall(tmp_path_factory.mktemp("thanks"))
-    wall.config(CONFIG)
-    Database(wall.instance / "storywall.db").add_user(
-        MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
+    notifications = (
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {mailbox.port}\nsmtp_security = "none"\n'
+        f'smtp_from = "wall@example.com"\nwebhook_urls = ["{hook.url}"]\n'
+        f'webhook_secret = "{SECRET}"\nnotify_poll_seconds = 1\n'
+        'public_url = "https://wall.example.com"\n'
     )
+    wall.config(notifications + CONFIG)
+    db = Database(wall.instance / "storywall.db")
+    db.add_user(MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000"))
+    db.set_user_email(MODERATOR[0], "alex@example.com")
     for n, (name, hue) in enumerate([("Dev Patel", 0.55), ("Ann Lee", 0.3), ("Sam Ortiz", 0.8)]):
         wall.story(
             f"story-{n}", hue=hue, name=name, tags=["dayton"], duration=30,
@@ -159,7 +187,7 @@ def frame_text(page, selector: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_a_thank_you_to_the_night_shift_reaches_the_dayton_screen_first(
-    wall: Wall, browser, admin, tmp_path: Path
+    wall: Wall, browser, admin, tmp_path: Path, mailbox: Mailbox, hook: WebhookReceiver
 ) -> None:
     kiosk = Kiosk(browser, wall.url)
     kiosk.open("/kiosk?screen=dayton-floor")
@@ -209,6 +237,12 @@ def test_a_thank_you_to_the_night_shift_reaches_the_dayton_screen_first(
     [slug] = set(thank_yous(wall)) - before
     front = thank_yous(wall)[slug]
     assert front["status"] == "pending" and front["to"] == "dayton-night"
+    # The moderators hear of it: one email, names and a link, never the words.
+    assert mailbox.wait_for(1), "no email to the moderators"
+    (waiting,) = mailbox.to("alex@example.com")
+    assert "thank" in waiting["Subject"].lower()
+    assert f"https://wall.example.com/admin/stories/{slug}" in parts(waiting)[0]
+    assert "storm" not in parts(waiting)[0] + parts(waiting)[1]
     assert front["consent"]["by"] == "customer" and front["consent"]["credit"] == "short"
     assert slug not in {s["slug"] for s in wall.playlist("?screen=dayton-floor")[0]["stories"]}
 
@@ -235,6 +269,20 @@ def test_a_thank_you_to_the_night_shift_reaches_the_dayton_screen_first(
     kiosk.page.screenshot(path=str(SHOTS / "kiosk-dayton-1920x1080.png"))
     kiosk.check_clean()
     kiosk.close()
+
+    # The team hears of it: one email to its address, one signed webhook.
+    assert wait_until(lambda: len(mailbox.to("night-shift@example.com")) == 1, 10, "team email")
+    (thanked,) = mailbox.to("night-shift@example.com")
+    assert "Maria A." in parts(thanked)[0] and "Alvarez" not in parts(thanked)[0]
+    assert wait_until(
+        lambda: any(json.loads(b)["event"] == "thanked" for _, b in hook.posts), 10, "webhook"
+    )
+    [(headers, body)] = [(h, b) for h, b in hook.posts if json.loads(b)["event"] == "thanked"]
+    assert documented_verify()(SECRET, headers, body)
+    assert json.loads(body)["story"]["slug"] == slug
+    time.sleep(1.5)  # a second sender would have sent by now
+    assert len(mailbox.to("night-shift@example.com")) == 1
+    assert sum(json.loads(b)["event"] == "thanked" for _, b in hook.posts) == 1
 
     # Then more often on that floor than elsewhere.
     floor, _ = wall.playlist("?screen=dayton-floor")

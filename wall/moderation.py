@@ -128,13 +128,18 @@ class Moderation:
         photo: bytes | None = None,
         *,
         who: str,
+        slug_base: str | None = None,
     ) -> Story:
-        """Write a new pending story; it reaches no screen until a moderator approves it."""
+        """Write a new pending story; it reaches no screen until a moderator approves it.
+
+        Its slug (its address) comes from `slug_base`, else the customer's name.
+        """
         story = create_story(
             self.folder,
             front,
             body,
             photo,
+            slug_base=slug_base,
             commit=lambda slug: self.db.audit(
                 who, "submitted", slug, f"{front.get('name')}, {front.get('company')}"
             ),

@@ -28,7 +28,7 @@ from .forms import EMAIL_RE, FormResult, _Reader, read_customer_answer, timestam
 from .frontmatter import normalize_body
 from .index import StoryIndex
 from .moderation import Moderation, ModerationError
-from .stories import PLACES, Consent, Story
+from .stories import PLACES, Consent, Story, slugify
 from .teams import Team
 
 NAME_MAX_CHARS = 120
@@ -241,8 +241,13 @@ class ThankYous:
         }
         front = {k: v for k, v in front.items() if v is not None}
         who = f"{note.signature} (customer, {VIA})"
+        # Its address names them only as they chose to be named: "maria-a", not their surname.
         story = self.moderation.submit(
-            front, note.message, photo.read_bytes() if photo else None, who=who
+            front,
+            note.message,
+            photo.read_bytes() if photo else None,
+            who=who,
+            slug_base=slugify(shown.credited_name or shown.company) or "thank-you",
         )
         try:
             self.consent.record_author_consent(

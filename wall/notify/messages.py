@@ -73,10 +73,22 @@ def link(config: NotifyConfig, path: str) -> str:
     return f"{config.public_url}{path}"
 
 
-def who(story: Story) -> str:
-    """The customer, as a reader knows them: "Maria Alvarez (Swing-shift foreman, Ridgeway)"."""
+def who(story: Story, *, credited: bool = False) -> str:
+    """The customer, as a reader knows them: "Maria Alvarez (Swing-shift foreman, Ridgeway)".
+
+    `credited`: as the wall names them ("Maria A.", or only role and company),
+    for readers beyond the moderators and the submitter: a team, a chat room.
+    """
+    if credited:
+        name, about = (one_line(line) for line in story.credit_lines)
+        return f"{name} ({about})" if name and about else name or about
     about = ", ".join(one_line(part) for part in (story.role, story.company) if part)
     return f"{one_line(story.name)} ({about})" if about else one_line(story.name)
+
+
+def shown_name(story: Story) -> str:
+    """The customer's name as the wall shows it, for readers beyond the moderators."""
+    return one_line(story.credit_lines[0])
 
 
 def team_of(story: Story, teams: Mapping[str, Team]) -> Team | None:
@@ -89,15 +101,22 @@ def addressee(story: Story, teams: Mapping[str, Team]) -> str:
 
 
 def for_moderators(
-    kind: str, story: Story, config: NotifyConfig, teams: Mapping[str, Team], reason: str = ""
+    kind: str,
+    story: Story,
+    config: NotifyConfig,
+    teams: Mapping[str, Team],
+    reason: str = "",
+    *,
+    credited: bool = False,
 ) -> Note:
-    name = one_line(story.name)
+    name = shown_name(story) if credited else one_line(story.name)
+    person = who(story, credited=credited)
     review = link(config, f"/admin/stories/{story.slug}")
     if kind == "submitted":
         by = f" by {one_line(story.submitted_by)}" if story.submitted_by else ""
         return Note(
             f"New story waiting: {name}",
-            (f"A story about {who(story)} was submitted{by} and is waiting for a moderator.",),
+            (f"A story about {person} was submitted{by} and is waiting for a moderator.",),
             review,
             "Review it",
         )
@@ -105,20 +124,26 @@ def for_moderators(
         to = addressee(story, teams)
         return Note(
             f"New thank-you waiting: from {name} to {to}",
-            (f"{who(story)} wrote a thank-you to {to}. It is waiting for a moderator.",),
+            (f"{person} wrote a thank-you to {to}. It is waiting for a moderator.",),
             review,
             "Review it",
         )
     said = {
-        "consented": (f"{name} consented", f"{who(story)} consented to their story."),
+        "consented": (
+            f"{name} consented",
+            f"{person} consented to their story.",
+        ),
         "suggested": (
             f"{name} suggested changes",
-            f"{who(story)} suggested changes to their story; it is back in the queue.",
+            f"{person} suggested changes to their story; it is back in the queue.",
         ),
-        "declined": (f"{name} declined", f"{who(story)} declined: the story is shown nowhere."),
+        "declined": (
+            f"{name} declined",
+            f"{person} declined: the story is shown nowhere.",
+        ),
         "withdrew": (
             f"{name} withdrew consent",
-            f"{who(story)} withdrew consent: the story has left every screen.",
+            f"{person} withdrew consent: the story has left every screen.",
         ),
     }
     subject, line = said[kind]
@@ -163,7 +188,8 @@ def for_team(story: Story, team: Team, config: NotifyConfig) -> Note:
     return Note(
         f"A customer thanked {one_line(team.name)}",
         (
-            f"{who(story)} thanked {team.name}. Their thank-you is now on the wall, first on "
+            f"{who(story, credited=True)} thanked {team.name}. Their thank-you is now on the "
+            "wall, first on "
             "the screens on your floor.",
         ),
         link(config, f"/stories/{story.slug}"),
@@ -184,8 +210,8 @@ def for_expiring(stories: Sequence[Story], config: NotifyConfig, days: int = 30)
 def for_webhook(kind: str, story: Story, config: NotifyConfig, teams: Mapping[str, Team]) -> Note:
     """What a chat room reads: the event in a line, and a link (no reasons, no story text)."""
     if kind in MODERATOR_EVENTS:
-        return for_moderators(kind, story, config, teams)
-    name = one_line(story.name)
+        return for_moderators(kind, story, config, teams, credited=True)
+    name = shown_name(story)
     if kind == "approved":
         return Note(
             f"Approved: the story about {name}",
@@ -217,7 +243,7 @@ def story_summary(story: Story | None, teams: Mapping[str, Team]) -> dict[str, A
     team = team_of(story, teams)
     return {
         "slug": story.slug,
-        "name": one_line(story.name),
+        "name": shown_name(story),  # as the wall names them: a webhook may be a chat room
         "kind": story.kind,
         "status": story.status,
         "to": team.key if team else (story.to or None),
