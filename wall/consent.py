@@ -401,45 +401,36 @@ class CustomerConsent:
     def decline(self, token: str, *, address: str, user_agent: str) -> Story:
         """The customer says no: the story shows nowhere, from now."""
         visit = self.visit(token, opened=False)
-        story = visit.story
-        front = self._stop_showing(story)
-        self._write(
-            story,
-            front,
-            record=lambda: self.db.record_consent_event(
-                story.slug,
-                "declined",
-                token_hash=visit.token_hash,
-                link_state="declined",
-                actor="the customer",
-                evidence={"address": address, "user_agent": user_agent[:500]},
-                now=self.clock(),
-            ),
-        )
-        self.moderation.notifier.publish("declined", self.index.get(story.slug) or story)
-        return self.index.get(story.slug) or story
+        return self._take_down(visit, "declined", "declined", address, user_agent)
 
     def withdraw(self, token: str, *, address: str, user_agent: str) -> Story:
         """Take the story down, everywhere, now; the link keeps working for this."""
         visit = self.visit(token, opened=False)
-        story = visit.story
         if not visit.may_withdraw:
-            return story  # already down: a second click changes nothing
+            return visit.story  # already down: a second click changes nothing
+        return self._take_down(visit, "withdrew", "withdrawn", address, user_agent)
+
+    def _take_down(
+        self, visit: Visit, event: str, link_state: str, address: str, user_agent: str
+    ) -> Story:
+        """Stop showing the story, record the customer's answer, and tell who should know."""
+        story = visit.story
         self._write(
             story,
             self._stop_showing(story),
             record=lambda: self.db.record_consent_event(
                 story.slug,
-                "withdrew",
+                event,
                 token_hash=visit.token_hash,
-                link_state="withdrawn",
+                link_state=link_state,
                 actor="the customer",
                 evidence={"address": address, "user_agent": user_agent[:500]},
                 now=self.clock(),
             ),
         )
-        self.moderation.notifier.publish("withdrew", self.index.get(story.slug) or story)
-        return self.index.get(story.slug) or story
+        now = self.index.get(story.slug) or story
+        self.moderation.notifier.publish(event, now)
+        return now
 
     # -- for moderators -----------------------------------------------------------------------
 
