@@ -310,31 +310,34 @@ def user_add(obj: dict, name: str, reset: bool, sso: bool, email: str | None) ->
     instance = _instance(obj)
     new_instance = not instance.is_dir()
     db = _database(obj)
-    exists = db.get_user(name) is not None
-    if exists and email is not None and not reset and not sso:
-        db.set_user_email(name, email.strip())
-        click.echo(f"notifications for {name} go to {email.strip() or 'nobody'}")
-        return
-    if exists and not reset:
-        raise click.ClickException(
-            f"{name} already exists; `storywall user add {name} --reset` sets a new password"
-        )
-    if reset and not exists:
-        raise click.ClickException(f"there is no moderator called {name}")
-    # '!' is never the result of a hash: no password can match it.
-    password_hash = "!sso" if sso else generate_password_hash(_ask_password())
-    if reset:
-        db.set_password(name, password_hash)
-        click.echo(f"new password for {name}; their sessions are signed out")
-    else:
-        db.add_user(name, password_hash)
-        click.echo(
-            f"added moderator {name} in {instance}" + (" (single sign-on only)" if sso else "")
-        )
-    if email is not None:
-        db.set_user_email(name, email.strip())
+    try:
+        exists = db.get_user(name) is not None
+        if exists and email is not None and not reset and not sso:
+            db.set_user_email(name, email.strip())
+            click.echo(f"notifications for {name} go to {email.strip() or 'nobody'}")
+            return
+        if exists and not reset:
+            raise click.ClickException(
+                f"{name} already exists; `storywall user add {name} --reset` sets a new password"
+            )
+        if reset and not exists:
+            raise click.ClickException(f"there is no moderator called {name}")
+        # '!' is never the result of a hash: no password can match it.
+        password_hash = "!sso" if sso else generate_password_hash(_ask_password())
+        if reset:
+            db.set_password(name, password_hash)
+            click.echo(f"new password for {name}; their sessions are signed out")
+        else:
+            db.add_user(name, password_hash)
+            click.echo(
+                f"added moderator {name} in {instance}" + (" (single sign-on only)" if sso else "")
+            )
+        if email is not None:
+            db.set_user_email(name, email.strip())
         if new_instance:
             click.echo(f"(created the instance folder {instance})", err=True)
+    finally:
+        db.close()  # checkpoints the database now: a command leaves nothing to write later
 
 
 @user.command("list")
