@@ -8,11 +8,9 @@ exception into a page.
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
     abort,
@@ -43,7 +41,7 @@ from . import cards, get_db, get_moderation, get_wall, today
 from .auth import current_moderator, require_moderator, safe_next
 from .cards import portrait, story_json
 from .filters import ago, duration, relative, when
-from .kiosk import preview_page
+from .kiosk import preview_page, qr_svg
 from .renditions import send_rendition
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -352,21 +350,12 @@ def make_link(slug: str):
             "admin/link.html",
             story=story,
             url=url,
-            qr=link_qr(url),
+            qr=qr_svg(url, scale=6),
             days=get_wall().consent.terms.link_days,
         )
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-def link_qr(url: str) -> str:
-    """The link as an inline SVG QR code: it never leaves the page in another request."""
-    out = io.BytesIO()
-    segno.make(url, error="m").save(
-        out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title="QR code of the link"
-    )
-    return out.getvalue().decode()
 
 
 @bp.post("/stories/<slug>/link/revoke")

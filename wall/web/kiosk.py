@@ -86,10 +86,13 @@ def theme(filename: str):
 
 
 @lru_cache(maxsize=2048)
-def _qr_svg(url: str) -> bytes:
+def qr_svg(url: str, scale: int = 4) -> str:
+    """A QR code of `url` as SVG: for the kiosk's slides, and inline on pages that show a link."""
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False)
-    return out.getvalue()
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True, title="QR code"
+    )
+    return out.getvalue().decode()
 
 
 @bp.get("/stories/<slug>/qr.svg")
@@ -99,6 +102,6 @@ def qr_code(slug: str):
     story = index.get(slug)
     if story is None or not index.visible_anywhere(story):
         abort(404)
-    response = Response(_qr_svg(public_story_url(slug)), mimetype="image/svg+xml")
+    response = Response(qr_svg(public_story_url(slug)), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response

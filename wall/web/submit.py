@@ -40,8 +40,8 @@ from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE, initials_of
 from . import DISK_FULL, disk_full, get_moderation, get_wall, is_disk_full, today
-from .admin import link_qr
 from .auth import current_user, refused_without_token, within_rate
+from .kiosk import qr_svg
 
 bp = Blueprint("submit", __name__)
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ def thanks(slug: str):
         "submit_thanks.html",
         story=story if mine else None,
         link=link,
-        qr=link_qr(link) if link else None,
+        qr=qr_svg(link, scale=6) if link else None,
     )
 
 

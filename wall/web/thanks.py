@@ -13,11 +13,8 @@ past which thank-yous are held back for moderators to look at when they can.
 
 from __future__ import annotations
 
-import io
-from functools import lru_cache
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -49,6 +46,7 @@ from ..thanks import resolve_to as resolve_typed
 from . import cards, get_wall
 from .auth import client_address, within_rate
 from .consent import answer_of
+from .kiosk import preview_page, qr_svg
 from .submit import OVERSIZE_FACTOR, read_photo, stash_path, upload_limit
 
 bp = Blueprint("thanks", __name__, url_prefix="/thanks")
@@ -171,7 +169,10 @@ def sent():
     thanked = session.get("thanked")
     link = thanked.get("link") if isinstance(thanked, dict) else None
     return render_template(
-        "thanks_sent.html", thanked=thanked, link=link, qr=Markup(qr_svg(link)) if link else None
+        "thanks_sent.html",
+        thanked=thanked,
+        link=link,
+        qr=Markup(qr_svg(link, scale=8)) if link else None,
     )
 
 
@@ -317,18 +318,8 @@ def tv():
     orientation = "portrait" if request.args.get("orientation") == "portrait" else "landscape"
     args = {k: v for k, v in request.args.items() if k != "orientation"}
     response = Response(
-        render_template(
-            "kiosk.html",
-            stories_url=url_for("thanks.tv_playlist", orientation=orientation, **args),
-            events_url="",
-            heartbeat_url="",
-            worker_url="",
-            screen="",
-            tags="",
-            interval="",
-            hours="",
-            reload_at="",
-            heartbeat_seconds=0,
+        preview_page(
+            url_for("thanks.tv_playlist", orientation=orientation, **args),
             first=slide_json(story, token),
             orientation=orientation,
         )
@@ -395,15 +386,6 @@ def public_link(team: str | None) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
-@lru_cache(maxsize=256)
-def qr_svg(url: str) -> str:
-    out = io.BytesIO()
-    segno.make(url, error="m").save(
-        out, kind="svg", scale=8, border=2, xmldecl=False, svgns=True, title="QR code"
-    )
-    return out.getvalue().decode()
-
-
 @bp.get("/card")
 @bp.get("/card/<team>")
 def card(team: str | None = None):
@@ -418,7 +400,7 @@ def card(team: str | None = None):
             team=chosen,
             link=link,
             shown_link=link.split("://", 1)[-1],
-            qr=Markup(qr_svg(link)),  # segno's own SVG, of our own URL
+            qr=Markup(qr_svg(link, scale=8)),  # segno's own SVG, of our own URL
         )
     )
     response.headers["Cache-Control"] = "public, max-age=300"
