@@ -10,6 +10,7 @@ work at once.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -73,6 +74,41 @@ CREATE TABLE IF NOT EXISTS playlists (
     built_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS playlists_built_at ON playlists (built_at);
+"""
+
+# Counts with time in them. Each heartbeat adds what a screen showed to the
+# day's row (`day` is the server's local date, YYYY-MM-DD) and the time it was
+# alive to its screen's day. Rows older than the retention are folded into one
+# row per month (`month` is its first day, YYYY-MM-01), so a year of 200
+# screens stays small. `displays` above keeps the all-time totals.
+IMPACT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS displays_daily (
+    slug   TEXT NOT NULL,
+    screen TEXT NOT NULL,
+    day    TEXT NOT NULL,
+    shown  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (slug, screen, day)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS displays_daily_day ON displays_daily (day);
+CREATE TABLE IF NOT EXISTS displays_monthly (
+    slug   TEXT NOT NULL,
+    screen TEXT NOT NULL,
+    month  TEXT NOT NULL,
+    shown  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (slug, screen, month)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS screen_days (
+    screen  TEXT NOT NULL,
+    day     TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (screen, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS screen_months (
+    screen  TEXT NOT NULL,
+    month   TEXT NOT NULL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (screen, month)
+) WITHOUT ROWID;
 """
 
 # The customer's own voice: private links (only their hashes), the consent
@@ -187,6 +223,20 @@ ADDED_COLUMNS = [
     ("users", "email", "TEXT NOT NULL DEFAULT ''"),
 ]
 
+
+def day_of(timestamp: float) -> str:
+    """The server's local date of a moment, as display counts are keyed: YYYY-MM-DD."""
+    return dt.date.fromtimestamp(timestamp).isoformat()
+
+
+# The tables of counts with time in them: (table, its date column, its count).
+DATED_TABLES = (
+    ("displays_daily", "day", "shown"),
+    ("displays_monthly", "month", "shown"),
+    ("screen_days", "day", "seconds"),
+    ("screen_months", "month", "seconds"),
+)
+
 # How long the server remembers what a playlist held, after it last built it.
 # One a screen still holds is kept however old; one forgotten makes a screen
 # "not yet" in a takedown report, which errs on the safe side.
@@ -201,6 +251,9 @@ class Database:
     that is already there, for commands that must not leave state behind.
     """
 
+    # What "now" is when a caller gives no time: tests and benchmarks set their own.
+    clock: Callable[[], float] = staticmethod(time.time)
+
     def __init__(self, path: Path, *, pool_size: int = 8, mode: str = "rwc") -> None:
         # mode is SQLite's own: rwc creates the file, rw and ro never do.
         if mode not in ("rwc", "rw", "ro"):
@@ -211,12 +264,14 @@ class Database:
         self.open_connections = 0  # idle in the pool or lent out
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._folded_on: str | None = None  # the day old display rows were last folded
         if mode == "rwc":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connection() as conn:
                 # Runs in its own transaction.
-                conn.executescript(SCHEMA + CONSENT_SCHEMA + NOTIFY_SCHEMA)
+                conn.executescript(SCHEMA + CONSENT_SCHEMA + NOTIFY_SCHEMA + IMPACT_SCHEMA)
             self._add_columns()
+            self._date_running_totals()
         elif not self.path.is_file():
             raise FileNotFoundError(f"no database at {self.path}")
 
@@ -228,6 +283,24 @@ class Database:
                 have = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
                 if column not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    def _date_running_totals(self) -> None:
+        # A database from before daily counts has only running totals per story
+        # and screen. They become one row each, dated the day of the upgrade, so
+        # nothing shown is lost (the impact page's notes say so). Once there is
+        # any dated row this never runs again: the dated tables are only empty
+        # before the first heartbeat after the upgrade.
+        with self.transaction() as db:
+            dated = db.execute(
+                "SELECT EXISTS (SELECT 1 FROM displays_daily) "
+                "OR EXISTS (SELECT 1 FROM displays_monthly)"
+            ).fetchone()[0]
+            if not dated:
+                db.execute(
+                    "INSERT INTO displays_daily (slug, screen, day, shown) "
+                    "SELECT slug, screen, ?, shown FROM displays WHERE shown > 0",
+                    (day_of(self.clock()),),
+                )
 
     @classmethod
     def existing(cls, path: Path, *, read_only: bool = True) -> Database:
@@ -328,18 +401,27 @@ class Database:
         address: str | None = None,
         user_agent: str | None = None,
         new_screens: tuple[int, float] | None = None,
+        alive_max: float = 120.0,
+        keep_days: int | None = None,
         now: float | None = None,
     ) -> bool:
-        """Record that `screen` is alive, and add up the stories it showed.
+        """Record that `screen` is alive, and add up the stories it showed, today's too.
+
+        The time since the screen's last heartbeat counts as time it was on,
+        at most `alive_max` seconds (about two heartbeats: a screen that was
+        off for an hour does not get the hour) and no more than the kiosk's
+        uptime. With `keep_days`, the first heartbeat of a day folds daily
+        counts older than that into monthly ones.
 
         With `new_screens` (count, seconds), a screen not heard from before is
         added only while its address added fewer than `count` in the last
         `seconds`; past that, nothing is recorded and the answer is False.
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
+        day = day_of(now)
         with self.transaction() as db:
+            known = db.execute("SELECT last_seen FROM screens WHERE name = ?", (screen,)).fetchone()
             if new_screens is not None:
-                known = db.execute("SELECT 1 FROM screens WHERE name = ?", (screen,)).fetchone()
                 if known is None and not self._take(
                     db, f"new screen:{address}", new_screens[0], new_screens[1], now
                 ):
@@ -363,6 +445,21 @@ class Database:
                    ON CONFLICT (slug, screen) DO UPDATE SET shown = shown + excluded.shown""",
                 [(slug, screen, count) for slug, count in shown.items() if count > 0],
             )
+            db.executemany(
+                """INSERT INTO displays_daily (slug, screen, day, shown) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (slug, screen, day) DO UPDATE SET shown = shown + excluded.shown""",
+                [(slug, screen, day, count) for slug, count in shown.items() if count > 0],
+            )
+            alive = 0.0 if known is None else min(now - known["last_seen"], uptime, alive_max)
+            if alive > 0:
+                db.execute(
+                    """INSERT INTO screen_days (screen, day, seconds) VALUES (?, ?, ?)
+                       ON CONFLICT (screen, day) DO UPDATE SET seconds = seconds + excluded.seconds""",
+                    (screen, day, alive),
+                )
+        if keep_days is not None and self._folded_on != day:
+            self.fold_display_days(keep_days, now=now)
+            self._folded_on = day
         return True
 
     def screens(self) -> list[sqlite3.Row]:
@@ -400,6 +497,15 @@ class Database:
                 (new, old),
             )
             db.execute("DELETE FROM displays WHERE screen = ?", (old,))
+            for table, key, value in DATED_TABLES:
+                others = "slug, " if table.startswith("displays") else ""
+                db.execute(
+                    f"INSERT INTO {table} ({others}screen, {key}, {value}) "
+                    f"SELECT {others}?, {key}, {value} FROM {table} WHERE screen = ? "
+                    f"ON CONFLICT DO UPDATE SET {value} = {value} + excluded.{value}",
+                    (new, old),
+                )
+                db.execute(f"DELETE FROM {table} WHERE screen = ?", (old,))
         return True
 
     def forget_screen(self, name: str, *, counts: bool = False, actor: str = "") -> bool:
@@ -414,6 +520,8 @@ class Database:
                 return False
             if counts:
                 db.execute("DELETE FROM displays WHERE screen = ?", (name,))
+                for table, _, _ in DATED_TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE screen = ?", (name,))
             if actor:
                 detail = name + (", and what it has shown" if counts else "")
                 self._audit(db, actor, "forgot a screen", None, detail)
@@ -463,6 +571,116 @@ class Database:
         )[0]
         return int(row["shown"]), int(row["screens"])
 
+    # -- displays with time in them: per story, screen and day --------------------------
+
+    def fold_display_days(self, keep_days: int, now: float | None = None) -> int:
+        """Fold daily counts older than `keep_days` into monthly ones; how many rows went.
+
+        Whole months only: a month is either all days or one row, so a period
+        that starts on the first of a month adds up the same either way.
+        """
+        now = self.clock() if now is None else now
+        oldest = dt.date.fromtimestamp(now) - dt.timedelta(days=keep_days)
+        before = oldest.replace(day=1).isoformat()
+        month = "substr(day, 1, 8) || '01'"
+        with self.transaction() as db:
+            db.execute(
+                f"""INSERT INTO displays_monthly (slug, screen, month, shown)
+                   SELECT slug, screen, {month}, SUM(shown) FROM displays_daily
+                   WHERE day < ? GROUP BY slug, screen, {month}
+                   ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
+                (before,),
+            )
+            db.execute(
+                f"""INSERT INTO screen_months (screen, month, seconds)
+                   SELECT screen, {month}, SUM(seconds) FROM screen_days
+                   WHERE day < ? GROUP BY screen, {month}
+                   ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
+                (before,),
+            )
+            moved = db.execute("DELETE FROM displays_daily WHERE day < ?", (before,)).rowcount
+            moved += db.execute("DELETE FROM screen_days WHERE day < ?", (before,)).rowcount
+        return moved
+
+    def add_display_days(
+        self,
+        shown: Iterable[tuple[str, str, str, int]],
+        alive: Iterable[tuple[str, str, float]] = (),
+    ) -> None:
+        """Add counts in bulk: (slug, screen, day, shown) and (screen, day, seconds).
+
+        For imports and benchmarks; kiosks' counts arrive by `record_heartbeat`.
+        """
+        with self.transaction() as db:
+            db.executemany(
+                """INSERT INTO displays_daily (slug, screen, day, shown) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
+                shown,
+            )
+            db.executemany(
+                """INSERT INTO screen_days (screen, day, seconds) VALUES (?, ?, ?)
+                   ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
+                alive,
+            )
+
+    # A period is [first, last] days, YYYY-MM-DD; monthly rows count when their
+    # month starts inside it.
+    _DISPLAYS = """SELECT slug, screen, day, shown FROM displays_daily
+                   WHERE day >= :first AND day <= :last
+                   UNION ALL SELECT slug, screen, substr(month, 1, 7), shown
+                   FROM displays_monthly WHERE month >= :first AND month <= :last"""
+
+    def displays_per_story(self, first: str, last: str) -> list[sqlite3.Row]:
+        """Per story shown in the period: slug, shown, screens (how many showed it)."""
+        return self.query(
+            f"SELECT slug, SUM(shown) AS shown, COUNT(DISTINCT screen) AS screens "
+            f"FROM ({self._DISPLAYS}) GROUP BY slug ORDER BY shown DESC, slug",
+            {"first": first, "last": last},
+        )
+
+    def displays_per_day(self, first: str, last: str) -> list[sqlite3.Row]:
+        """Per day (or, for folded months, per YYYY-MM) in the period: day, shown, screens."""
+        return self.query(
+            f"SELECT day, SUM(shown) AS shown, COUNT(DISTINCT screen) AS screens "
+            f"FROM ({self._DISPLAYS}) GROUP BY day ORDER BY day",
+            {"first": first, "last": last},
+        )
+
+    def screens_showing(self, first: str, last: str) -> int:
+        """How many screens showed anything in the period."""
+        row = self.query(
+            f"SELECT COUNT(DISTINCT screen) FROM ({self._DISPLAYS})", {"first": first, "last": last}
+        )[0]
+        return int(row[0])
+
+    def screen_seconds(self, first: str, last: str) -> float:
+        """Seconds the screens were on in the period, added up."""
+        row = self.query(
+            "SELECT (SELECT COALESCE(SUM(seconds), 0) FROM screen_days "
+            "WHERE day >= :first AND day <= :last) + (SELECT COALESCE(SUM(seconds), 0) "
+            "FROM screen_months WHERE month >= :first AND month <= :last)",
+            {"first": first, "last": last},
+        )[0]
+        return float(row[0])
+
+    def proof_of_play(self, first: str, last: str, slug: str | None = None) -> list[sqlite3.Row]:
+        """Where and how often stories were shown: slug, screen, day, shown, by slug then
+        day; `day` is YYYY-MM for a month folded into one row."""
+        where = "" if slug is None else "WHERE slug = :slug"
+        return self.query(
+            f"SELECT slug, screen, day, SUM(shown) AS shown FROM ({self._DISPLAYS}) {where} "
+            "GROUP BY slug, screen, day ORDER BY slug, day, screen",
+            {"first": first, "last": last, "slug": slug},
+        )
+
+    def first_display_day(self) -> str | None:
+        """The earliest day anything was counted on (YYYY-MM for a folded month)."""
+        row = self.query(
+            "SELECT MIN(d) FROM (SELECT MIN(day) AS d FROM displays_daily "
+            "UNION ALL SELECT substr(MIN(month), 1, 7) FROM displays_monthly)"
+        )[0]
+        return row[0]
+
     # -- audit log ---------------------------------------------------------------
 
     def audit(self, actor: str, action: str, slug: str | None = None, detail: str = "") -> None:
@@ -485,13 +703,24 @@ class Database:
                 db.execute("UPDATE consent_links SET slug = ? WHERE slug = ?", (new, old))
                 db.execute("UPDATE consent_records SET slug = ? WHERE slug = ?", (new, old))
 
-    @staticmethod
     def _audit(
-        db: sqlite3.Connection, actor: str, action: str, slug: str | None, detail: str
+        self, db: sqlite3.Connection, actor: str, action: str, slug: str | None, detail: str
     ) -> None:
         db.execute(
             "INSERT INTO audit (at, actor, action, slug, detail) VALUES (?, ?, ?, ?, ?)",
-            (time.time(), actor, action, slug, detail),
+            (self.clock(), actor, action, slug, detail),
+        )
+
+    def audit_events(
+        self, actions: tuple[str, ...], until: float, since: float = 0.0
+    ) -> list[sqlite3.Row]:
+        """Records of `actions` from `since` up to (not including) `until`, oldest first:
+        at, action, slug, actor, detail."""
+        marks = ", ".join("?" for _ in actions)
+        return self.query(
+            f"SELECT at, action, slug, actor, detail FROM audit WHERE action IN ({marks}) "
+            "AND at >= ? AND at < ? ORDER BY at, id",
+            (*actions, since, until),
         )
 
     def last_audit_time(self, slug: str, actions: tuple[str, ...]) -> float | None:

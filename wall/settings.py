@@ -470,6 +470,26 @@ SETTINGS: tuple[Setting, ...] = (
         _number(1, 86400, whole=False),
     ),
     Setting(
+        "IMPACT_RETENTION_DAYS",
+        400,
+        "Days that display counts are kept per story, screen and day; older ones are folded "
+        "into monthly totals per story and screen.",
+        _number(35, 3650),
+    ),
+    Setting(
+        "IMPACT_STALE_DAYS",
+        90,
+        "A tag, team or site with no new story for this many days is flagged on the impact page.",
+        _number(1, 3650),
+    ),
+    Setting(
+        "IMPACT_LINE",
+        True,
+        "The intranet wall shows one line of this quarter's figures, with a link to share a "
+        "story; false hides it.",
+        _flag,
+    ),
+    Setting(
         "NOTIFY_DIGEST_AT",
         "08:00",
         "Local time of the daily digest for moderators who chose one; consents expiring "

@@ -208,6 +208,9 @@ def heartbeat():
         address=address,
         user_agent=request.user_agent.string[:300],
         new_screens=None if screen in configured else NEW_SCREENS_PER_ADDRESS,
+        # Two intervals: one late heartbeat still counts the time between.
+        alive_max=2.0 * int(current_app.config["HEARTBEAT_SECONDS"]),
+        keep_days=int(current_app.config["IMPACT_RETENTION_DAYS"]),
     )
     if not recorded:
         count, _ = NEW_SCREENS_PER_ADDRESS
