@@ -421,11 +421,12 @@ class Database:
         day = day_of(now)
         with self.transaction() as db:
             known = db.execute("SELECT last_seen FROM screens WHERE name = ?", (screen,)).fetchone()
-            if new_screens is not None:
-                if known is None and not self._take(
-                    db, f"new screen:{address}", new_screens[0], new_screens[1], now
-                ):
-                    return False
+            if (
+                new_screens is not None
+                and known is None
+                and not self._take(db, f"new screen:{address}", *new_screens, now)
+            ):
+                return False
             # playlist_since moves only when the playlist does (IS: NULL-safe).
             db.execute(
                 """INSERT INTO screens (name, story, playlist, uptime, started_at, last_seen,
@@ -454,7 +455,7 @@ class Database:
             if alive > 0:
                 db.execute(
                     """INSERT INTO screen_days (screen, day, seconds) VALUES (?, ?, ?)
-                       ON CONFLICT (screen, day) DO UPDATE SET seconds = seconds + excluded.seconds""",
+                       ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
                     (screen, day, alive),
                 )
         if keep_days is not None and self._folded_on != day:
