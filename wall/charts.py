@@ -123,12 +123,17 @@ def line_chart(
         for x, y in coords:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{BAR}"/>')
     every = max(1, -(-len(points) // max(plot_w // 70, 1)))  # about one label per 70 px
-    for i, (label, _) in enumerate(points):
-        if i % every == 0 or i == len(points) - 1:
-            x = left + i * step
-            body.append(
-                f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" font-size="12" '
-                f'fill="{MUTED}">{escape(label)}</text>'
-            )
+    labelled = [i for i in range(len(points)) if i % every == 0]
+    if points and labelled[-1] != len(points) - 1:
+        if len(points) - 1 - labelled[-1] < every:
+            labelled.pop()  # too close to the last label, which always shows
+        labelled.append(len(points) - 1)
+    for i in labelled:
+        x = left + i * step
+        anchor = "end" if i == len(points) - 1 and i > 0 else "middle"
+        body.append(
+            f'<text x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}" font-size="12" '
+            f'fill="{MUTED}">{escape(points[i][0])}</text>'
+        )
     description = "; ".join(f"{label}: {_number(value, unit)}" for label, value in points)
     return _svg(title, description or "No data.", width, height, body)
