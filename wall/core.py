@@ -19,6 +19,7 @@ from typing import Any
 from .accounts import Accounts
 from .consent import ConsentTerms, CustomerConsent
 from .db import DATABASE_FILE, Database
+from .impact import Impact
 from .index import StoryIndex
 from .moderation import Moderation
 from .notify import Notifier, NotifyConfig
@@ -49,7 +50,11 @@ class Wall:
         notify: NotifyConfig | None = None,
         teams: Mapping[str, Team] | None = None,
         thanks_daily_cap: int = 50,
+        impact_stale_days: int = 90,
+        screen_stale_seconds: float = 180.0,
     ) -> None:
+        self.impact_stale_days = impact_stale_days
+        self.screen_stale_seconds = screen_stale_seconds
         self.consent_terms = consent_terms or ConsentTerms()
         self.notify_config = notify or NotifyConfig()
         self.teams = dict(teams or {})
@@ -90,6 +95,8 @@ class Wall:
             notify=NotifyConfig.from_settings(settings),
             teams=settings.get("TEAMS") or {},
             thanks_daily_cap=int(settings.get("THANKS_DAILY_CAP", 50)),
+            impact_stale_days=int(settings.get("IMPACT_STALE_DAYS", 90)),
+            screen_stale_seconds=float(settings.get("SCREEN_STALE_SECONDS", 180)),
         )
 
     @cached_property
@@ -135,6 +142,19 @@ class Wall:
             self.consent,
             self.teams,
             daily_cap=self.thanks_daily_cap,
+        )
+
+    @cached_property
+    def impact(self) -> Impact:
+        """Figures for the impact page, `storywall stats` and the intranet's line."""
+        return Impact(
+            self.index,
+            self.db,
+            teams=self.teams,
+            stale_days=self.impact_stale_days,
+            expiring=lambda: self.consent.expiring(),
+            screen_stale_seconds=self.screen_stale_seconds,
+            clock=lambda: self.db.clock(),
         )
 
     def load(self) -> None:
