@@ -377,6 +377,80 @@ def user_remove(obj: dict, name: str) -> None:
 # -- notifications ---------------------------------------------------------------------------
 
 
+@main.command()
+@click.option(
+    "--stories",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Stories folder. [env: WALL_STORIES_DIR]",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["month", "quarter", "year"]),
+    default="quarter",
+    show_default=True,
+    help="This month, quarter or year, next to the one before.",
+)
+@click.option("--from", "first", help="First day of a custom period, YYYY-MM-DD (with --to).")
+@click.option("--to", "last", help="Last day of a custom period, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as JSON, for scripts.")
+@click.option("--csv", "as_csv", is_flag=True, help="Every figure as CSV rows, for spreadsheets.")
+@click.pass_obj
+def stats(
+    obj: dict,
+    stories: Path | None,
+    period: str,
+    first: str | None,
+    last: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Print the impact figures: on the walls, shown, submitted, consent."""
+    import csv
+    import json
+
+    from .impact import PeriodError
+
+    if _existing_database(obj) is None:
+        raise click.ClickException(
+            f"no database in {_instance(obj)} yet: start the wall, and the figures "
+            "come with the first heartbeats"
+        )
+    settings = _settings(**obj, STORIES_DIR=str(stories) if stories else None)
+    wall = Wall.from_settings(settings)
+    wall.index.load()
+    # Old days fold into months here too, for a wall whose screens were off today.
+    wall.db.fold_display_days(int(settings["IMPACT_RETENTION_DAYS"]))
+    try:
+        chosen = wall.impact.period("custom" if first or last else period, first or "", last or "")
+    except PeriodError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = wall.impact.report(chosen)
+    wall.db.close()
+    if as_json:
+        click.echo(json.dumps(report.headline(), indent=2, ensure_ascii=False))
+        return
+    if as_csv:
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["figure", "label", chosen.label, report.previous.label, "unit"])
+        for key, figure in report.figures.items():
+            out.writerow([key, figure.label, _plain(figure.value), _plain(figure.before),
+                          figure.unit])  # fmt: skip
+        return
+    click.echo(f"{chosen.label} ({chosen.first} to {chosen.last}), next to {report.previous.label}")
+    width = max(len(f.label) for f in report.figures.values())
+    for figure in report.figures.values():
+        before = "" if figure.before is None else f"  ({_plain(figure.before)} before)"
+        unit = f" {figure.unit}" if figure.unit else ""
+        value = _plain(figure.value) or "none"
+        click.echo(f"  {figure.label:<{width}}  {value:>8}{unit}{before}")
+
+
+def _plain(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{value:.0f}"
+
+
 @main.group()
 def notify() -> None:
     """Notifications by email and webhook (SMTP_* and WEBHOOK_* settings)."""

@@ -130,7 +130,7 @@ class Figure:
 
     key: str
     label: str
-    value: float
+    value: float | None
     before: float | None = None
     unit: str = ""
 
@@ -328,7 +328,7 @@ class Impact:
                    count(before, APPROVED, "story")),
             Figure("rejected", "Rejected", count(this, REJECTED), count(before, REJECTED)),
             Figure("days_to_screen", "Median days from submission to first screen",
-                   wait if wait is not None else 0, wait_before, "days"),
+                   wait, wait_before, "days"),
             Figure("thanks_received", "Thank-yous received", count(this, SUBMITTED, "thank-you"),
                    count(before, SUBMITTED, "thank-you")),
             Figure("thanks_approved", "Thank-yous approved", count(this, APPROVED, "thank-you"),
