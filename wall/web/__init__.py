@@ -105,12 +105,13 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(api.bp)
 
-    from . import admin, auth, consent, submit, thanks
+    from . import admin, auth, consent, impact, submit, thanks
 
     auth.init_app(app)
     submit.init_app(app)  # before CSRF protection reads a form: see submit.OVERSIZE_FACTOR
     thanks.init_app(app)  # likewise
     app.register_blueprint(admin.bp)
+    app.register_blueprint(impact.bp)
     app.register_blueprint(consent.bp)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form left open all day still sends
     csrf.init_app(app)
