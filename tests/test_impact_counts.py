@@ -34,11 +34,8 @@ def test_each_heartbeat_adds_to_its_story_screen_and_day(tmp_path) -> None:
         ("maria", "lobby", "2026-03-10", 3),
         ("maria", "cafe", "2026-03-11", 4),
     ]
-    per_story = {
-        r["slug"]: (r["shown"], r["screens"])
-        for r in db.displays_per_story("2026-03-01", "2026-03-31")
-    }
-    assert per_story == {"maria": (7, 2), "dev": (1, 1)}
+    per_story = {r["slug"]: r["shown"] for r in db.displays_per_story("2026-03-01", "2026-03-31")}
+    assert per_story == {"maria": 7, "dev": 1}
     assert db.display_counts("maria") == (7, 2)  # the running total goes on as before
     assert db.screens_showing("2026-03-11", "2026-03-11") == 1
 
@@ -65,7 +62,7 @@ def test_old_days_fold_into_months_and_add_up_the_same(tmp_path) -> None:
     beat(db, "lobby", at(DAY), {"maria": 5})
     before = db.displays_per_story("2025-01-01", "2026-12-31")[0]["shown"]
     moved = db.fold_display_days(400, now=at(DAY))  # 400 days before: February 2025
-    assert moved == 3  # two days of displays, one of screen time
+    assert moved == 6  # two days: per story and screen, per story, per screen
     assert db.displays_per_story("2025-01-01", "2026-12-31")[0]["shown"] == before == 10
     assert [tuple(r) for r in db.proof_of_play("2025-01-01", "2025-12-31")] == [
         ("maria", "lobby", "2025-01", 5)

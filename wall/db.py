@@ -77,37 +77,40 @@ CREATE INDEX IF NOT EXISTS playlists_built_at ON playlists (built_at);
 """
 
 # Counts with time in them. Each heartbeat adds what a screen showed to the
-# day's row (`day` is the server's local date, YYYY-MM-DD) and the time it was
-# alive to its screen's day. Rows older than the retention are folded into one
-# row per month (`month` is its first day, YYYY-MM-01), so a year of 200
-# screens stays small. `displays` above keeps the all-time totals.
+# day's row per story and screen (`day` is the server's local date,
+# YYYY-MM-DD), and to two small sums the impact page reads: per story and day,
+# and per screen and day (with the seconds it was on). Days older than the
+# retention are folded: story-and-screen rows into one per month (`month`
+# YYYY-MM-01), and the two sums into one row dated the first of their month.
+# `displays` above keeps the all-time totals. Keys start with the day, so a
+# period and the daily fold read a range, not the whole table.
 IMPACT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS displays_daily (
-    slug   TEXT NOT NULL,
-    screen TEXT NOT NULL,
     day    TEXT NOT NULL,
-    shown  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (slug, screen, day)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS displays_daily_day ON displays_daily (day);
-CREATE TABLE IF NOT EXISTS displays_monthly (
     slug   TEXT NOT NULL,
     screen TEXT NOT NULL,
-    month  TEXT NOT NULL,
     shown  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (slug, screen, month)
+    PRIMARY KEY (day, slug, screen)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS displays_monthly (
+    month  TEXT NOT NULL,
+    slug   TEXT NOT NULL,
+    screen TEXT NOT NULL,
+    shown  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, slug, screen)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS story_days (
+    day   TEXT NOT NULL,
+    slug  TEXT NOT NULL,
+    shown INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, slug)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS screen_days (
-    screen  TEXT NOT NULL,
     day     TEXT NOT NULL,
-    seconds REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (screen, day)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS screen_months (
     screen  TEXT NOT NULL,
-    month   TEXT NOT NULL,
+    shown   INTEGER NOT NULL DEFAULT 0,
     seconds REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (screen, month)
+    PRIMARY KEY (day, screen)
 ) WITHOUT ROWID;
 """
 
@@ -229,14 +232,6 @@ def day_of(timestamp: float) -> str:
     return dt.date.fromtimestamp(timestamp).isoformat()
 
 
-# The tables of counts with time in them: (table, its date column, its count).
-DATED_TABLES = (
-    ("displays_daily", "day", "shown"),
-    ("displays_monthly", "month", "shown"),
-    ("screen_days", "day", "seconds"),
-    ("screen_months", "month", "seconds"),
-)
-
 # How long the server remembers what a playlist held, after it last built it.
 # One a screen still holds is kept however old; one forgotten makes a screen
 # "not yet" in a takedown report, which errs on the safe side.
@@ -296,11 +291,10 @@ class Database:
                 "OR EXISTS (SELECT 1 FROM displays_monthly)"
             ).fetchone()[0]
             if not dated:
-                db.execute(
-                    "INSERT INTO displays_daily (slug, screen, day, shown) "
-                    "SELECT slug, screen, ?, shown FROM displays WHERE shown > 0",
-                    (day_of(self.clock()),),
-                )
+                rows = db.execute(
+                    "SELECT slug, screen, shown FROM displays WHERE shown > 0"
+                ).fetchall()
+                self._add_shown(db, day_of(self.clock()), [tuple(r) for r in rows])
 
     @classmethod
     def existing(cls, path: Path, *, read_only: bool = True) -> Database:
@@ -446,18 +440,9 @@ class Database:
                    ON CONFLICT (slug, screen) DO UPDATE SET shown = shown + excluded.shown""",
                 [(slug, screen, count) for slug, count in shown.items() if count > 0],
             )
-            db.executemany(
-                """INSERT INTO displays_daily (slug, screen, day, shown) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (slug, screen, day) DO UPDATE SET shown = shown + excluded.shown""",
-                [(slug, screen, day, count) for slug, count in shown.items() if count > 0],
-            )
+            counted = [(slug, screen, n) for slug, n in shown.items() if n > 0]
             alive = 0.0 if known is None else min(now - known["last_seen"], uptime, alive_max)
-            if alive > 0:
-                db.execute(
-                    """INSERT INTO screen_days (screen, day, seconds) VALUES (?, ?, ?)
-                       ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
-                    (screen, day, alive),
-                )
+            self._add_shown(db, day, counted, {screen: max(alive, 0.0)})
         if keep_days is not None and self._folded_on != day:
             self.fold_display_days(keep_days, now=now)
             self._folded_on = day
@@ -498,15 +483,22 @@ class Database:
                 (new, old),
             )
             db.execute("DELETE FROM displays WHERE screen = ?", (old,))
-            for table, key, value in DATED_TABLES:
-                others = "slug, " if table.startswith("displays") else ""
+            for table, key in (("displays_daily", "day"), ("displays_monthly", "month")):
                 db.execute(
-                    f"INSERT INTO {table} ({others}screen, {key}, {value}) "
-                    f"SELECT {others}?, {key}, {value} FROM {table} WHERE screen = ? "
-                    f"ON CONFLICT DO UPDATE SET {value} = {value} + excluded.{value}",
+                    f"INSERT INTO {table} ({key}, slug, screen, shown) "
+                    f"SELECT {key}, slug, ?, shown FROM {table} WHERE screen = ? "
+                    "ON CONFLICT DO UPDATE SET shown = shown + excluded.shown",
                     (new, old),
                 )
                 db.execute(f"DELETE FROM {table} WHERE screen = ?", (old,))
+            db.execute(
+                "INSERT INTO screen_days (day, screen, shown, seconds) "
+                "SELECT day, ?, shown, seconds FROM screen_days WHERE screen = ? "
+                "ON CONFLICT DO UPDATE SET shown = shown + excluded.shown, "
+                "seconds = seconds + excluded.seconds",
+                (new, old),
+            )
+            db.execute("DELETE FROM screen_days WHERE screen = ?", (old,))
         return True
 
     def forget_screen(self, name: str, *, counts: bool = False, actor: str = "") -> bool:
@@ -521,7 +513,16 @@ class Database:
                 return False
             if counts:
                 db.execute("DELETE FROM displays WHERE screen = ?", (name,))
-                for table, _, _ in DATED_TABLES:
+                # Its share of each story's daily sums goes too.
+                db.execute(
+                    """UPDATE story_days SET shown = shown - (SELECT SUM(d.shown)
+                           FROM displays_daily AS d WHERE d.day = story_days.day
+                           AND d.slug = story_days.slug AND d.screen = :screen)
+                       WHERE EXISTS (SELECT 1 FROM displays_daily AS d WHERE d.day =
+                           story_days.day AND d.slug = story_days.slug AND d.screen = :screen)""",
+                    {"screen": name},
+                )
+                for table in ("displays_daily", "displays_monthly", "screen_days"):
                     db.execute(f"DELETE FROM {table} WHERE screen = ?", (name,))
             if actor:
                 detail = name + (", and what it has shown" if counts else "")
@@ -574,11 +575,41 @@ class Database:
 
     # -- displays with time in them: per story, screen and day --------------------------
 
+    @staticmethod
+    def _add_shown(
+        db: sqlite3.Connection,
+        day: str,
+        shown: list[tuple[str, str, int]],
+        alive: dict[str, float] | None = None,
+    ) -> None:
+        """Add (slug, screen, count) rows and screens' seconds on to one day's counts."""
+        db.executemany(
+            """INSERT INTO displays_daily (day, slug, screen, shown) VALUES (?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
+            [(day, slug, screen, n) for slug, screen, n in shown],
+        )
+        per_story: dict[str, int] = {}
+        per_screen: dict[str, list[float]] = {s: [0, t] for s, t in (alive or {}).items()}
+        for slug, screen, n in shown:
+            per_story[slug] = per_story.get(slug, 0) + n
+            per_screen.setdefault(screen, [0, 0.0])[0] += n
+        db.executemany(
+            """INSERT INTO story_days (day, slug, shown) VALUES (?, ?, ?)
+               ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
+            [(day, slug, n) for slug, n in per_story.items()],
+        )
+        db.executemany(
+            """INSERT INTO screen_days (day, screen, shown, seconds) VALUES (?, ?, ?, ?)
+               ON CONFLICT DO UPDATE SET shown = shown + excluded.shown,
+               seconds = seconds + excluded.seconds""",
+            [(day, screen, int(n), t) for screen, (n, t) in per_screen.items() if n or t],
+        )
+
     def fold_display_days(self, keep_days: int, now: float | None = None) -> int:
         """Fold daily counts older than `keep_days` into monthly ones; how many rows went.
 
-        Whole months only: a month is either all days or one row, so a period
-        that starts on the first of a month adds up the same either way.
+        Whole months only: a month is either all its days or one row, so a
+        period that starts on the first of a month adds up the same either way.
         """
         now = self.clock() if now is None else now
         oldest = dt.date.fromtimestamp(now) - dt.timedelta(days=keep_days)
@@ -586,101 +617,106 @@ class Database:
         month = "substr(day, 1, 8) || '01'"
         with self.transaction() as db:
             db.execute(
-                f"""INSERT INTO displays_monthly (slug, screen, month, shown)
-                   SELECT slug, screen, {month}, SUM(shown) FROM displays_daily
-                   WHERE day < ? GROUP BY slug, screen, {month}
+                f"""INSERT INTO displays_monthly (month, slug, screen, shown)
+                   SELECT {month}, slug, screen, SUM(shown) FROM displays_daily
+                   WHERE day < ? GROUP BY {month}, slug, screen
                    ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
                 (before,),
             )
-            db.execute(
-                f"""INSERT INTO screen_months (screen, month, seconds)
-                   SELECT screen, {month}, SUM(seconds) FROM screen_days
-                   WHERE day < ? GROUP BY screen, {month}
-                   ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
-                (before,),
-            )
             moved = db.execute("DELETE FROM displays_daily WHERE day < ?", (before,)).rowcount
-            moved += db.execute("DELETE FROM screen_days WHERE day < ?", (before,)).rowcount
+            # The sums become one row on the first of each month; rows folded
+            # before are that row already, and are left alone.
+            for table, key, sums in (
+                ("story_days", "slug", "SUM(shown)"),
+                ("screen_days", "screen", "SUM(shown), SUM(seconds)"),
+            ):
+                days = "day < ? AND substr(day, 9) != '01'"
+                rows = db.execute(
+                    f"SELECT {month}, {key}, {sums} FROM {table} WHERE {days} "
+                    f"GROUP BY {month}, {key}",
+                    (before,),
+                ).fetchall()
+                moved += db.execute(f"DELETE FROM {table} WHERE {days}", (before,)).rowcount
+                if table == "story_days":
+                    db.executemany(
+                        "INSERT INTO story_days (day, slug, shown) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO UPDATE SET shown = shown + excluded.shown",
+                        [tuple(r) for r in rows],
+                    )
+                else:
+                    db.executemany(
+                        "INSERT INTO screen_days (day, screen, shown, seconds) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                        "shown = shown + excluded.shown, seconds = seconds + excluded.seconds",
+                        [tuple(r) for r in rows],
+                    )
         return moved
 
     def add_display_days(
         self,
-        shown: Iterable[tuple[str, str, str, int]],
-        alive: Iterable[tuple[str, str, float]] = (),
+        day: str,
+        shown: list[tuple[str, str, int]],
+        alive: dict[str, float] | None = None,
     ) -> None:
-        """Add counts in bulk: (slug, screen, day, shown) and (screen, day, seconds).
+        """Add one day's counts in bulk: (slug, screen, shown) rows, and seconds per screen.
 
         For imports and benchmarks; kiosks' counts arrive by `record_heartbeat`.
         """
         with self.transaction() as db:
-            db.executemany(
-                """INSERT INTO displays_daily (slug, screen, day, shown) VALUES (?, ?, ?, ?)
-                   ON CONFLICT DO UPDATE SET shown = shown + excluded.shown""",
-                shown,
-            )
-            db.executemany(
-                """INSERT INTO screen_days (screen, day, seconds) VALUES (?, ?, ?)
-                   ON CONFLICT DO UPDATE SET seconds = seconds + excluded.seconds""",
-                alive,
-            )
+            self._add_shown(db, day, shown, alive)
 
-    # A period is [first, last] days, YYYY-MM-DD; monthly rows count when their
-    # month starts inside it.
-    _DISPLAYS = """SELECT slug, screen, day, shown FROM displays_daily
-                   WHERE day >= :first AND day <= :last
-                   UNION ALL SELECT slug, screen, substr(month, 1, 7), shown
-                   FROM displays_monthly WHERE month >= :first AND month <= :last"""
+    # A period is its first and last days, YYYY-MM-DD, both included; a month
+    # folded into one row counts when the month starts inside the period.
 
     def displays_per_story(self, first: str, last: str) -> list[sqlite3.Row]:
-        """Per story shown in the period: slug, shown, screens (how many showed it)."""
+        """Per story shown in the period: slug, shown; the most shown first."""
         return self.query(
-            f"SELECT slug, SUM(shown) AS shown, COUNT(DISTINCT screen) AS screens "
-            f"FROM ({self._DISPLAYS}) GROUP BY slug ORDER BY shown DESC, slug",
-            {"first": first, "last": last},
+            "SELECT slug, SUM(shown) AS shown FROM story_days WHERE day >= ? AND day <= ? "
+            "GROUP BY slug ORDER BY shown DESC, slug",
+            (first, last),
         )
 
     def displays_per_day(self, first: str, last: str) -> list[sqlite3.Row]:
-        """Per day (or, for folded months, per YYYY-MM) in the period: day, shown, screens."""
+        """Per day in the period: day, shown, screens (how many showed anything)."""
         return self.query(
-            f"SELECT day, SUM(shown) AS shown, COUNT(DISTINCT screen) AS screens "
-            f"FROM ({self._DISPLAYS}) GROUP BY day ORDER BY day",
-            {"first": first, "last": last},
+            "SELECT day, SUM(shown) AS shown, SUM(shown > 0) AS screens FROM screen_days "
+            "WHERE day >= ? AND day <= ? GROUP BY day HAVING SUM(shown) > 0 ORDER BY day",
+            (first, last),
         )
 
     def screens_showing(self, first: str, last: str) -> int:
         """How many screens showed anything in the period."""
         row = self.query(
-            f"SELECT COUNT(DISTINCT screen) FROM ({self._DISPLAYS})", {"first": first, "last": last}
+            "SELECT COUNT(DISTINCT screen) FROM screen_days "
+            "WHERE day >= ? AND day <= ? AND shown > 0",
+            (first, last),
         )[0]
         return int(row[0])
 
     def screen_seconds(self, first: str, last: str) -> float:
         """Seconds the screens were on in the period, added up."""
         row = self.query(
-            "SELECT (SELECT COALESCE(SUM(seconds), 0) FROM screen_days "
-            "WHERE day >= :first AND day <= :last) + (SELECT COALESCE(SUM(seconds), 0) "
-            "FROM screen_months WHERE month >= :first AND month <= :last)",
-            {"first": first, "last": last},
+            "SELECT COALESCE(SUM(seconds), 0) FROM screen_days WHERE day >= ? AND day <= ?",
+            (first, last),
         )[0]
         return float(row[0])
 
     def proof_of_play(self, first: str, last: str, slug: str | None = None) -> list[sqlite3.Row]:
         """Where and how often stories were shown: slug, screen, day, shown, by slug then
         day; `day` is YYYY-MM for a month folded into one row."""
-        where = "" if slug is None else "WHERE slug = :slug"
+        which = "" if slug is None else "AND slug = :slug"
         return self.query(
-            f"SELECT slug, screen, day, SUM(shown) AS shown FROM ({self._DISPLAYS}) {where} "
-            "GROUP BY slug, screen, day ORDER BY slug, day, screen",
+            f"""SELECT slug, screen, day, shown FROM displays_daily
+                WHERE day >= :first AND day <= :last {which}
+                UNION ALL SELECT slug, screen, substr(month, 1, 7), shown FROM displays_monthly
+                WHERE month >= :first AND month <= :last {which}
+                ORDER BY 1, 3, 2""",
             {"first": first, "last": last, "slug": slug},
         )
 
     def first_display_day(self) -> str | None:
-        """The earliest day anything was counted on (YYYY-MM for a folded month)."""
-        row = self.query(
-            "SELECT MIN(d) FROM (SELECT MIN(day) AS d FROM displays_daily "
-            "UNION ALL SELECT substr(MIN(month), 1, 7) FROM displays_monthly)"
-        )[0]
-        return row[0]
+        """The earliest day anything was counted on (the first of a folded month)."""
+        return self.query("SELECT MIN(day) FROM screen_days")[0][0]
 
     # -- audit log ---------------------------------------------------------------
 

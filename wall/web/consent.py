@@ -241,6 +241,8 @@ def render_page(  # type: ignore[no-untyped-def]
         },
         statement=service().terms.statement,
         shown_now=get_wall().index.visible_anywhere(story),
+        # Where and how often their face was shown: what they may well ask us.
+        display_counts=get_wall().db.display_counts(story.slug),
         latest=service().latest_day().isoformat(),
         today=get_wall().index.today(),
         tv_landscape=url_for("consent.tv", token=token, orientation="landscape", **args),

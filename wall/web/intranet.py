@@ -55,6 +55,7 @@ def wall():
         page=page,
         pages=pages,
         has_next=page < pages,
+        impact_line=get_wall().impact.line() if current_app.config["IMPACT_LINE"] else None,
         **tag_bar(index.tags("intranet"), tag),
     )
 
