@@ -287,8 +287,11 @@ class Impact:
         ranked = sorted(on_screens, key=lambda s: (-per_story.get(s.slug, 0), s.slug))
         rows = [(s.slug, s.name, s.kind, per_story.get(s.slug, 0)) for s in ranked]
         columns = ("slug", "name", "kind", "displays")
-        report.tables["most_shown"] = Table("most_shown", "Most shown", columns, rows[:SHOWN_LIST])
-        least = rows[-SHOWN_LIST:][::-1] if len(rows) > SHOWN_LIST else rows[::-1]
+        # The top and the bottom of the list, never the same story in both.
+        top = min(SHOWN_LIST, (len(rows) + 1) // 2)
+        bottom = min(SHOWN_LIST, len(rows) - top)
+        report.tables["most_shown"] = Table("most_shown", "Most shown", columns, rows[:top])
+        least = rows[len(rows) - bottom :][::-1]
         report.tables["least_shown"] = Table("least_shown", "Least shown", columns, least)
 
     def _pipeline(self, report: Report, stories: list[Story]) -> None:

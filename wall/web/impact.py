@@ -16,14 +16,15 @@ from .auth import require_moderator
 
 bp = Blueprint("impact", __name__, url_prefix="/admin/impact")
 
-# The tables drawn as a chart too: (table, chart, column of labels, column of values, unit).
+# The tables drawn as a chart too: chart, column of labels, column of values, unit. The
+# title names what is counted, so bars carry bare numbers, which fit beside them.
 CHARTS = {
-    "displays_by_day": ("line", 0, 1, "displays"),
-    "most_shown": ("bar", 1, 3, "displays"),
-    "pipeline_months": ("bar", 0, 1, "submitted"),
-    "thanks_months": ("bar", 0, 1, "received"),
-    "thanks_teams": ("bar", 0, 1, "thank-yous"),
-    "rejections": ("bar", 0, 1, "rejected"),
+    "displays_by_day": ("line", 0, 1, ""),
+    "most_shown": ("bar", 1, 3, ""),
+    "pipeline_months": ("bar", 0, 1, ""),
+    "thanks_months": ("bar", 0, 1, ""),
+    "thanks_teams": ("bar", 0, 1, ""),
+    "rejections": ("bar", 0, 1, ""),
 }
 
 
@@ -95,8 +96,10 @@ def _charts(report: Report) -> dict[str, str]:
         points = [(str(row[label]), float(row[value])) for row in table.rows]
         if not points or not any(v for _, v in points):
             continue  # an empty chart says less than the sentence the page shows instead
-        draw = line_chart if kind == "line" and len(points) > 1 else bar_chart
-        charts[name] = draw(table.title, points, unit=unit)
+        if kind == "line" and len(points) > 1:
+            charts[name] = line_chart(table.title, points, unit=unit, width=960)
+        else:
+            charts[name] = bar_chart(table.title, points, unit=unit)
     return charts
 
 
