@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import pytest
+
 from wall.db import Database
 
 
@@ -107,3 +109,27 @@ def test_renaming_a_screen_takes_its_days_along(tmp_path) -> None:
     ]
     assert db.forget_screen("new", counts=True)
     assert db.proof_of_play("2026-03-01", "2026-03-31") == []
+
+
+def test_periods_and_the_period_before_them() -> None:
+    from wall.impact import Period, PeriodError
+
+    day = dt.date(2026, 11, 30)
+    quarter = Period.of("quarter", day)
+    assert (quarter.first, quarter.last, quarter.label) == (
+        dt.date(2026, 10, 1), dt.date(2026, 12, 31), "Q4 2026")  # fmt: skip
+    assert quarter.previous() == Period("quarter", dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    # So far this quarter (61 days) against the same 61 days of the last.
+    so_far = quarter.to_date(day)
+    assert (so_far.first, so_far.last, so_far.label) == (
+        dt.date(2026, 7, 1), dt.date(2026, 8, 30), "Q3 2026 to 30 Aug")  # fmt: skip
+    month = Period.of("month", dt.date(2026, 1, 15)).previous()
+    assert (month.first, month.last, month.label) == (
+        dt.date(2025, 12, 1), dt.date(2025, 12, 31), "December 2025")  # fmt: skip
+    assert Period.of("year", day).previous().label == "2025"
+    custom = Period.of("custom", day, dt.date(2026, 3, 1), dt.date(2026, 3, 10)).previous()
+    assert (custom.first, custom.last) == (dt.date(2026, 2, 19), dt.date(2026, 2, 28))
+    for bad in (("custom", None, None), ("custom", DAY, DAY - dt.timedelta(days=1)),
+                ("week", None, None)):  # fmt: skip
+        with pytest.raises(PeriodError):
+            Period.of(bad[0], day, bad[1], bad[2])

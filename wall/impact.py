@@ -39,6 +39,7 @@ class Period:
     kind: str
     first: dt.date
     last: dt.date
+    name: str = ""  # how to call it, when not by its kind and days
 
     @classmethod
     def of(
@@ -79,8 +80,19 @@ class Period:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
+    def to_date(self, today: dt.date) -> Period:
+        """The period before, cut to as many days as this one has had by `today`: this
+        quarter so far is compared with the same days of the last, not all of it."""
+        before = self.previous()
+        if not self.first <= today < self.last:
+            return before
+        last = min(before.last, before.first + (today - self.first))
+        return Period(before.kind, before.first, last, f"{before.label} to {last:%-d %b}")
+
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         if self.kind == "month":
             return f"{calendar.month_name[self.first.month]} {self.first.year}"
         if self.kind == "quarter":
@@ -207,7 +219,7 @@ class Impact:
     # -- the report --------------------------------------------------------------------
 
     def report(self, period: Period) -> Report:
-        previous = period.previous()
+        previous = period.to_date(self.index.today())
         report = Report(period, previous)
         stories = self.index.stories()
         self._on_the_walls(report, stories)
