@@ -79,6 +79,17 @@ def gallery(tmp_path_factory) -> Iterator[Wall]:
         tags=["layout"],
     )
     wall.story(
+        "team-thanks",
+        hue=0.15,
+        name="Rosa Okafor",
+        kind="thank-you",
+        to="The night shift at Dayton",
+        role="Buyer",
+        company="Northwind Foods",
+        quote="You turned a lost weekend into a delivery on Monday morning.",
+        tags=["layout"],
+    )
+    wall.story(
         "no-photo",
         hue=None,
         name="Dev Patel",
@@ -169,7 +180,8 @@ LAYOUT_REPORT = """() => {
   const slide = document.querySelector('.slide.is-front');
   const box = r => { const b = r.getBoundingClientRect();
     return {left: b.left, top: b.top, right: b.right, bottom: b.bottom}; };
-  const texts = [...slide.querySelectorAll('.slide-kind, .slide-name, .slide-role, .slide-quote')]
+  const texts = [...slide.querySelectorAll(
+      '.slide-kind, .slide-to, .slide-name, .slide-role, .slide-quote')]
     .filter(el => el.textContent.trim() && getComputedStyle(el).display !== 'none');
   // A word broken across lines has boxes on two lines; words may break only at spaces
   // and at the hyphens of compound names.
@@ -188,8 +200,22 @@ LAYOUT_REPORT = """() => {
   const img = slide.querySelector('.slide-img');
   const qr = slide.querySelector('.slide-qr');
   const textBox = slide.querySelector('.slide-text');
+  // Every piece of text a passer-by can see: the slide's, the QR code's caption,
+  // the offline mark and any notice.
+  const words = [];
+  const corners = [document.querySelector('.status'), document.querySelector('.notice')];
+  for (const root of [slide, ...corners]) {
+    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const el = node.parentElement;
+      if (!node.textContent.trim() || !el.checkVisibility()) continue;
+      words.push({text: node.textContent.trim().slice(0, 30), cls: el.className,
+        font: parseFloat(style(el).fontSize)});
+    }
+  }
+  const qrImg = qr.querySelector('img');
   return {
-    W, H, broken,
+    W, H, broken, words,
     slug: document.body.dataset.current,
     background: style(slide).backgroundColor,
     texts: texts.map(el => ({cls: el.className, box: box(el), font: parseFloat(style(el).fontSize),
@@ -198,7 +224,7 @@ LAYOUT_REPORT = """() => {
       ch: textBox.clientHeight, wrap: style(textBox).overflowWrap,
       wordBreak: style(textBox).wordBreak, box: box(textBox)},
     qr: style(qr).display === 'none' ? null :
-      {box: box(qr), src: qr.querySelector('img').naturalWidth},
+      {box: box(qr), src: qrImg.naturalWidth, side: qrImg.getBoundingClientRect().width},
     photo: slide.classList.contains('no-photo') ? null :
       {box: box(slide.querySelector('.slide-photo')), natural: img.naturalWidth,
        position: style(img).objectPosition, fit: style(img).objectFit},
@@ -259,10 +285,18 @@ def check_layout(report: dict) -> None:
         assert contrast(t["color"], report["background"]) >= 4.5, (slug, t["cls"], t["color"])
         if report["qr"]:
             assert not overlap(t["box"], report["qr"]["box"]), (slug, t["cls"], "under the QR code")
+    # Legible from three metres: no text under 2.5% of the screen's height.
+    assert report["words"], slug
+    for word in report["words"]:
+        assert word["font"] >= 0.025 * h - 0.01, (slug, "text too small", word)
     fonts = {t["cls"]: t["font"] for t in report["texts"]}
     assert fonts["slide-name"] >= 0.045 * h, (slug, fonts)
     assert fonts["slide-quote"] >= 0.03 * h, (slug, fonts)
     assert report["qr"] and inside(report["qr"]["box"], w, h) and report["qr"]["src"] > 0, slug
+    # The QR code's modules are drawn at least 0.37% of the screen's short side each:
+    # 2.3 mm on a 55-inch screen, what a phone reads from 1.5 m (see kiosk.css).
+    module = report["qr"]["side"] / report["qr"]["src"]  # the SVG is one unit a module
+    assert module >= 0.0037 * min(w, h), (slug, "QR modules too small", module)
     if report["photo"]:
         p = report["photo"]
         assert p["natural"] > 0 and p["fit"] == "cover" and p["position"] == "50% 30%", slug
@@ -281,12 +315,15 @@ def test_slides_fit_at_tv_sizes(browser, gallery, kiosks, size) -> None:
         reduced_motion=True,
     )  # fmt: skip
     seen = {}
-    for _ in range(4):
+    for _ in range(5):
         report = kiosk.page.evaluate(LAYOUT_REPORT)
         check_layout(report)
         seen[report["slug"]] = report
         kiosk.advance(20_000)
-    assert set(seen) == {"long-name", "long-thanks", "no-photo", "short"}
+    assert set(seen) == {"long-name", "long-thanks", "team-thanks", "no-photo", "short"}
+    to = [t for t in seen["team-thanks"]["texts"] if t["cls"] == "slide-to"]
+    assert to and to[0]["font"] >= 0.025 * size[1], "the 'To …' line of a thank-you"
+    assert "Read the story" in {w["text"] for w in seen["short"]["words"]}
     assert seen["long-thanks"]["thanks"] and not seen["long-name"]["thanks"]
     # A thank-you note looks different: light, not dark.
     assert sum(rgb(seen["long-thanks"]["background"])) > 600 > sum(rgb(seen["short"]["background"]))
