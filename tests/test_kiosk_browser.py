@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import io
 import itertools
+import math
 import re
 import shutil
 import sqlite3
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+import zxingcpp
+from PIL import Image, ImageFilter
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS, MORNING, SIZES, Kiosk, Wall, wait_until
@@ -906,3 +908,62 @@ def test_every_slide_has_a_qr_code_for_its_story(browser, gallery, kiosks) -> No
         assert qr["src"].endswith(f"/stories/{kiosk.current}/qr.svg") and qr["width"] > 0
         assert qr["shown"]
         kiosk.advance(3000)
+
+
+# -- read from across the hallway -------------------------------------------------------------
+
+# A 55-inch 16:9 screen is 1218 mm wide; at 1080p a pixel is 0.63 mm.
+SCREEN_MM_PER_PX = 55 * 25.4 * 16 / (16**2 + 9**2) ** 0.5 / 1920
+# A 12 MP phone camera (4000 x 3000) with a 70° horizontal field of view, 1.5 m away,
+# sees 2 x 1500 mm x tan(35°) = 2.1 m across: 1.9 camera pixels a millimetre.
+CAMERA_PX_PER_MM = 4000 / (2 * 1500 * math.tan(math.radians(35)))
+
+
+def test_a_phone_reads_the_qr_code_from_one_and_a_half_metres(browser, gallery, kiosks) -> None:
+    kiosk = open_kiosk(
+        kiosks, browser, gallery, "/kiosk?tags=layout&interval=20", clock=MORNING,
+        reduced_motion=True,
+    )  # fmt: skip
+    read = {}
+    for _ in range(2):
+        box = kiosk.page.locator(".slide.is-front .slide-qr").bounding_box()
+        assert box
+        shot = Image.open(io.BytesIO(kiosk.page.screenshot(clip=box))).convert("L")
+        # What the camera records of it: resampled to its pixel grid (1.2 camera pixels
+        # a screen pixel), softened by its lens and a steady hand, and compressed.
+        scale = SCREEN_MM_PER_PX * CAMERA_PX_PER_MM
+        photo = shot.resize((round(shot.width * scale), round(shot.height * scale)), Image.BILINEAR)
+        photo = photo.filter(ImageFilter.GaussianBlur(1.5))
+        jpeg = io.BytesIO()
+        photo.save(jpeg, "JPEG", quality=70)
+        codes = zxingcpp.read_barcodes(Image.open(jpeg))
+        assert [c.format for c in codes] == [zxingcpp.BarcodeFormat.QRCode], kiosk.current
+        read[kiosk.current] = codes[0].text
+        kiosk.advance(20_000)
+    assert read == {slug: f"{gallery.url}/stories/{slug}" for slug in read}
+
+
+@pytest.mark.parametrize("kind", ["story", "thank-you"])
+def test_the_offline_mark_shows_on_light_and_dark_slides(browser, gallery, kiosks, kind) -> None:
+    kiosk = open_kiosk(
+        kiosks, browser, gallery, "/kiosk?tags=layout&interval=20", clock=MORNING,
+        reduced_motion=True,
+    )  # fmt: skip
+    thanks = kind == "thank-you"
+    while kiosk.page.evaluate("!!document.querySelector('.slide.is-front.is-thanks')") != thanks:
+        kiosk.advance(20_000)
+    kiosk.page.evaluate("document.body.classList.add('is-offline')")  # as when the server is away
+    dot = kiosk.page.locator(".status-dot").bounding_box()
+    mark = kiosk.page.locator(".status").bounding_box()
+    assert dot and mark and dot["width"] > 0
+    shot = Image.open(io.BytesIO(kiosk.page.screenshot())).convert("RGB")
+
+    def pixel(x: float, y: float) -> str:
+        return "rgb({}, {}, {})".format(*shot.getpixel((int(x), int(y))))
+
+    centre = pixel(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+    beside = pixel(dot["x"] - 2, dot["y"] + dot["height"] / 2)  # what is behind the dot
+    assert contrast(centre, beside) >= 3, (kind, centre, beside)
+    # ... and the mark itself stands out from the slide around it.
+    slide = pixel(mark["x"] + mark["width"] + 6, mark["y"] + mark["height"] / 2)
+    assert contrast(beside, slide) >= 3 or contrast(centre, slide) >= 3, (kind, beside, slide)
