@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import io
 import itertools
+import math
 import re
 import shutil
 import sqlite3
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+import zxingcpp
+from PIL import Image, ImageFilter
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS, MORNING, SIZES, Kiosk, Wall, wait_until
@@ -76,6 +78,17 @@ def gallery(tmp_path_factory) -> Iterator[Wall]:
         role="Night receptionist",
         company="Grand Continental Riverside Hotel",
         quote=LONG_QUOTE,
+        tags=["layout"],
+    )
+    wall.story(
+        "team-thanks",
+        hue=0.15,
+        name="Rosa Okafor",
+        kind="thank-you",
+        to="The night shift at Dayton",
+        role="Buyer",
+        company="Northwind Foods",
+        quote="You turned a lost weekend into a delivery on Monday morning.",
         tags=["layout"],
     )
     wall.story(
@@ -169,7 +182,8 @@ LAYOUT_REPORT = """() => {
   const slide = document.querySelector('.slide.is-front');
   const box = r => { const b = r.getBoundingClientRect();
     return {left: b.left, top: b.top, right: b.right, bottom: b.bottom}; };
-  const texts = [...slide.querySelectorAll('.slide-kind, .slide-name, .slide-role, .slide-quote')]
+  const texts = [...slide.querySelectorAll(
+      '.slide-kind, .slide-to, .slide-name, .slide-role, .slide-quote')]
     .filter(el => el.textContent.trim() && getComputedStyle(el).display !== 'none');
   // A word broken across lines has boxes on two lines; words may break only at spaces
   // and at the hyphens of compound names.
@@ -188,8 +202,22 @@ LAYOUT_REPORT = """() => {
   const img = slide.querySelector('.slide-img');
   const qr = slide.querySelector('.slide-qr');
   const textBox = slide.querySelector('.slide-text');
+  // Every piece of text a passer-by can see: the slide's, the QR code's caption,
+  // the offline mark and any notice.
+  const words = [];
+  const corners = [document.querySelector('.status'), document.querySelector('.notice')];
+  for (const root of [slide, ...corners]) {
+    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const el = node.parentElement;
+      if (!node.textContent.trim() || !el.checkVisibility()) continue;
+      words.push({text: node.textContent.trim().slice(0, 30), cls: el.className,
+        font: parseFloat(style(el).fontSize)});
+    }
+  }
+  const qrImg = qr.querySelector('img');
   return {
-    W, H, broken,
+    W, H, broken, words,
     slug: document.body.dataset.current,
     background: style(slide).backgroundColor,
     texts: texts.map(el => ({cls: el.className, box: box(el), font: parseFloat(style(el).fontSize),
@@ -198,7 +226,7 @@ LAYOUT_REPORT = """() => {
       ch: textBox.clientHeight, wrap: style(textBox).overflowWrap,
       wordBreak: style(textBox).wordBreak, box: box(textBox)},
     qr: style(qr).display === 'none' ? null :
-      {box: box(qr), src: qr.querySelector('img').naturalWidth},
+      {box: box(qr), src: qrImg.naturalWidth, side: qrImg.getBoundingClientRect().width},
     photo: slide.classList.contains('no-photo') ? null :
       {box: box(slide.querySelector('.slide-photo')), natural: img.naturalWidth,
        position: style(img).objectPosition, fit: style(img).objectFit},
@@ -259,10 +287,18 @@ def check_layout(report: dict) -> None:
         assert contrast(t["color"], report["background"]) >= 4.5, (slug, t["cls"], t["color"])
         if report["qr"]:
             assert not overlap(t["box"], report["qr"]["box"]), (slug, t["cls"], "under the QR code")
+    # Legible from three metres: no text under 2.5% of the screen's height.
+    assert report["words"], slug
+    for word in report["words"]:
+        assert word["font"] >= 0.025 * h - 0.01, (slug, "text too small", word)
     fonts = {t["cls"]: t["font"] for t in report["texts"]}
     assert fonts["slide-name"] >= 0.045 * h, (slug, fonts)
     assert fonts["slide-quote"] >= 0.03 * h, (slug, fonts)
     assert report["qr"] and inside(report["qr"]["box"], w, h) and report["qr"]["src"] > 0, slug
+    # The QR code's modules are drawn at least 0.37% of the screen's short side each:
+    # 2.3 mm on a 55-inch screen, what a phone reads from 1.5 m (see kiosk.css).
+    module = report["qr"]["side"] / report["qr"]["src"]  # the SVG is one unit a module
+    assert module >= 0.0037 * min(w, h), (slug, "QR modules too small", module)
     if report["photo"]:
         p = report["photo"]
         assert p["natural"] > 0 and p["fit"] == "cover" and p["position"] == "50% 30%", slug
@@ -281,12 +317,15 @@ def test_slides_fit_at_tv_sizes(browser, gallery, kiosks, size) -> None:
         reduced_motion=True,
     )  # fmt: skip
     seen = {}
-    for _ in range(4):
+    for _ in range(5):
         report = kiosk.page.evaluate(LAYOUT_REPORT)
         check_layout(report)
         seen[report["slug"]] = report
         kiosk.advance(20_000)
-    assert set(seen) == {"long-name", "long-thanks", "no-photo", "short"}
+    assert set(seen) == {"long-name", "long-thanks", "team-thanks", "no-photo", "short"}
+    to = [t for t in seen["team-thanks"]["texts"] if t["cls"] == "slide-to"]
+    assert to and to[0]["font"] >= 0.025 * size[1], "the 'To …' line of a thank-you"
+    assert "Read the story" in {w["text"] for w in seen["short"]["words"]}
     assert seen["long-thanks"]["thanks"] and not seen["long-name"]["thanks"]
     # A thank-you note looks different: light, not dark.
     assert sum(rgb(seen["long-thanks"]["background"])) > 600 > sum(rgb(seen["short"]["background"]))
@@ -869,3 +908,62 @@ def test_every_slide_has_a_qr_code_for_its_story(browser, gallery, kiosks) -> No
         assert qr["src"].endswith(f"/stories/{kiosk.current}/qr.svg") and qr["width"] > 0
         assert qr["shown"]
         kiosk.advance(3000)
+
+
+# -- read from across the hallway -------------------------------------------------------------
+
+# A 55-inch 16:9 screen is 1218 mm wide; at 1080p a pixel is 0.63 mm.
+SCREEN_MM_PER_PX = 55 * 25.4 * 16 / (16**2 + 9**2) ** 0.5 / 1920
+# A 12 MP phone camera (4000 x 3000) with a 70° horizontal field of view, 1.5 m away,
+# sees 2 x 1500 mm x tan(35°) = 2.1 m across: 1.9 camera pixels a millimetre.
+CAMERA_PX_PER_MM = 4000 / (2 * 1500 * math.tan(math.radians(35)))
+
+
+def test_a_phone_reads_the_qr_code_from_one_and_a_half_metres(browser, gallery, kiosks) -> None:
+    kiosk = open_kiosk(
+        kiosks, browser, gallery, "/kiosk?tags=layout&interval=20", clock=MORNING,
+        reduced_motion=True,
+    )  # fmt: skip
+    read = {}
+    for _ in range(2):
+        box = kiosk.page.locator(".slide.is-front .slide-qr").bounding_box()
+        assert box
+        shot = Image.open(io.BytesIO(kiosk.page.screenshot(clip=box))).convert("L")
+        # What the camera records of it: resampled to its pixel grid (1.2 camera pixels
+        # a screen pixel), softened by its lens and a steady hand, and compressed.
+        scale = SCREEN_MM_PER_PX * CAMERA_PX_PER_MM
+        photo = shot.resize((round(shot.width * scale), round(shot.height * scale)), Image.BILINEAR)
+        photo = photo.filter(ImageFilter.GaussianBlur(1.5))
+        jpeg = io.BytesIO()
+        photo.save(jpeg, "JPEG", quality=70)
+        codes = zxingcpp.read_barcodes(Image.open(jpeg))
+        assert [c.format for c in codes] == [zxingcpp.BarcodeFormat.QRCode], kiosk.current
+        read[kiosk.current] = codes[0].text
+        kiosk.advance(20_000)
+    assert read == {slug: f"{gallery.url}/stories/{slug}" for slug in read}
+
+
+@pytest.mark.parametrize("kind", ["story", "thank-you"])
+def test_the_offline_mark_shows_on_light_and_dark_slides(browser, gallery, kiosks, kind) -> None:
+    kiosk = open_kiosk(
+        kiosks, browser, gallery, "/kiosk?tags=layout&interval=20", clock=MORNING,
+        reduced_motion=True,
+    )  # fmt: skip
+    thanks = kind == "thank-you"
+    while kiosk.page.evaluate("!!document.querySelector('.slide.is-front.is-thanks')") != thanks:
+        kiosk.advance(20_000)
+    kiosk.page.evaluate("document.body.classList.add('is-offline')")  # as when the server is away
+    dot = kiosk.page.locator(".status-dot").bounding_box()
+    mark = kiosk.page.locator(".status").bounding_box()
+    assert dot and mark and dot["width"] > 0
+    shot = Image.open(io.BytesIO(kiosk.page.screenshot())).convert("RGB")
+
+    def pixel(x: float, y: float) -> str:
+        return "rgb({}, {}, {})".format(*shot.getpixel((int(x), int(y))))
+
+    centre = pixel(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+    beside = pixel(dot["x"] - 2, dot["y"] + dot["height"] / 2)  # what is behind the dot
+    assert contrast(centre, beside) >= 3, (kind, centre, beside)
+    # ... and the mark itself stands out from the slide around it.
+    slide = pixel(mark["x"] + mark["width"] + 6, mark["y"] + mark["height"] / 2)
+    assert contrast(beside, slide) >= 3 or contrast(centre, slide) >= 3, (kind, beside, slide)

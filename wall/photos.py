@@ -37,6 +37,8 @@ from .files import write_atomic
 log = logging.getLogger(__name__)
 
 WIDTHS = (480, 960, 1920, 3840)
+# A link preview's image (Open Graph, Twitter cards): 1200 px wide, JPEG only.
+SHARE_WIDTH = 1200
 MAX_PIXELS = 50_000_000
 # Content types browsers are sent, by rendition file extension.
 RENDITION_TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}

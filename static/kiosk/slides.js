@@ -89,7 +89,16 @@ export function render(slide, story) {
   var qrReady = Promise.resolve(false);
   if (story.qr) {
     if (qr.getAttribute("src") !== story.qr) qr.src = story.qr;
-    qrReady = decoded(qr);
+    qrReady = decoded(qr).then(function (ok) {
+      // The code is drawn one unit a module, so its width is its size in modules;
+      // the CSS gives each module enough millimetres for a phone at 1.5 m.
+      var modules = ok ? qr.naturalWidth : 0;
+      if (modules && slide.style.getPropertyValue("--qr-modules") !== String(modules)) {
+        slide.style.setProperty("--qr-modules", String(modules));
+        fit(slide);  // a larger code takes more of the corner the words keep clear
+      }
+      return ok;
+    });
   }
   var img = slide.querySelector(".slide-img");
   var photoReady = Promise.resolve(false);

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
-from ..photos import WIDTHS, stat_token
+from ..photos import SHARE_WIDTH, WIDTHS, stat_token
 from ..portraits import portrait_colors
 from ..rotation import seconds_on_screen
 from ..stories import Story
@@ -51,11 +51,42 @@ def portrait(story: Story) -> dict[str, str]:
     return {"initials": story.shown_initials, "background": background, "color": color}
 
 
+def _public_url(endpoint: str, **values: Any) -> str:
+    """The address of `endpoint` as a phone or a chat app should open it: under PUBLIC_URL."""
+    base = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)
+
+
 def public_story_url(slug: str) -> str:
     """The story's intranet address as a phone should open it (for QR codes)."""
-    base = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
-    path = url_for("intranet.story", slug=slug)
-    return base + path if base else url_for("intranet.story", slug=slug, _external=True)
+    return _public_url("intranet.story", slug=slug)
+
+
+def share_card(story: Story) -> dict[str, str | None]:
+    """What a chat app shows for a pasted link to the story: Open Graph and Twitter card.
+
+    The photo only where the customer's consent shows it (`shown_photo`); the
+    story page itself is served only while the story is on the intranet.
+    """
+    image = None
+    if story.shown_photo is not None:
+        try:
+            token = stat_token(story.shown_photo)
+        except OSError:
+            token = None  # removed since the index read it: no preview image
+        if token:
+            image = _public_url(
+                "intranet.photo", slug=story.slug, token=token, width=SHARE_WIDTH, fmt="jpg"
+            )
+    return {
+        "title": ", ".join(line for line in story.credit_lines if line),
+        "description": story.tv_line,
+        "url": public_story_url(story.slug),
+        "image": image,
+        "image_alt": story.photo_alt or f"Photo of {story.credit_lines[0]}",
+    }
 
 
 def story_json(story: Story) -> dict[str, Any]:

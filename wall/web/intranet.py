@@ -13,7 +13,7 @@ from ..stories import Story
 from ..teams import of_team
 from . import get_db, get_wall, today
 from .cache import app_cache
-from .cards import photo_sources, portrait, tag_label
+from .cards import photo_sources, portrait, share_card, tag_label
 from .renditions import send_rendition
 
 bp = Blueprint("intranet", __name__)
@@ -134,6 +134,7 @@ def story(slug: str):
         story=found,
         photo=photo_sources(found),
         portrait=portrait(found),
+        share=share_card(found),
         shown=shown,
         screens=screens,
     )

@@ -102,6 +102,8 @@ def qr_code(slug: str):
     story = index.get(slug)
     if story is None or not index.visible_anywhere(story):
         abort(404)
-    response = Response(qr_svg(public_story_url(slug)), mimetype="image/svg+xml")
+    # One SVG unit a module: the kiosk sizes the code by its width in modules
+    # (see --qr-module in kiosk.css), so that a phone reads it from 1.5 m.
+    response = Response(qr_svg(public_story_url(slug), scale=1), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
