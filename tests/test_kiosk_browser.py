@@ -952,7 +952,11 @@ def test_the_offline_mark_shows_on_light_and_dark_slides(browser, gallery, kiosk
     thanks = kind == "thank-you"
     while kiosk.page.evaluate("!!document.querySelector('.slide.is-front.is-thanks')") != thanks:
         kiosk.advance(20_000)
-    kiosk.page.evaluate("document.body.classList.add('is-offline')")  # as when the server is away
+    # As when the server is away: the network goes too, so that no answer arriving
+    # meanwhile can mark the kiosk online again before the picture is taken.
+    kiosk.context.set_offline(True)
+    kiosk.page.evaluate("document.body.classList.add('is-offline')")
+    kiosk.page.locator(".status").wait_for(state="visible")
     dot = kiosk.page.locator(".status-dot").bounding_box()
     mark = kiosk.page.locator(".status").bounding_box()
     assert dot and mark and dot["width"] > 0
