@@ -216,6 +216,34 @@ def test_submit_thank_you(page, wall: Wall, tmp_path: Path) -> None:
     check(page, "/submit/thanks/<slug>")
 
 
+# What has focus, and whether it shows a ring (an outline or a box shadow).
+FOCUSED = """() => {
+  const a = document.activeElement;
+  if (!a || a === document.body) return null;
+  const s = getComputedStyle(a);
+  const outline = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  const ring = outline || s.boxShadow !== "none";
+  return [a.outerHTML.slice(0, 120), ring];
+}"""
+
+
+@pytest.mark.parametrize("path", [*PUBLIC.values(), *ADMIN.values()])
+def test_focus_is_visible_on_every_stop(admin, wall: Wall, path: str) -> None:
+    """Tab through the page: every element that takes focus shows that it has it."""
+    admin.goto(wall.url + path)
+    unringed, stops = [], 0
+    for _ in range(150):
+        admin.keyboard.press("Tab")
+        focused = admin.evaluate(FOCUSED)
+        if focused is None:  # past the last stop
+            break
+        stops += 1
+        if not focused[1] and focused[0] not in unringed:
+            unringed.append(focused[0])
+    assert stops > 1, "nothing took focus"
+    assert unringed == [], "no visible focus:\n" + "\n".join(unringed)
+
+
 def test_skip_link_is_first_and_moves_focus_to_main(page, wall: Wall) -> None:
     page.goto(f"{wall.url}/")
     page.keyboard.press("Tab")
