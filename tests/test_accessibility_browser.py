@@ -216,6 +216,43 @@ def test_submit_thank_you(page, wall: Wall, tmp_path: Path) -> None:
     check(page, "/submit/thanks/<slug>")
 
 
+# Each form's error summary: announced, and every problem named with a link to
+# its field; each field in error described by its own message.
+ERRORS = """() => {
+  const summary = document.getElementById("error-summary");
+  const problems = [];
+  if (!summary || summary.getAttribute("role") !== "alert") problems.push("no alert summary");
+  for (const a of summary ? summary.querySelectorAll("a[href^='#']") : []) {
+    if (!document.getElementById(a.getAttribute("href").slice(1))) problems.push("dead " + a.href);
+  }
+  for (const field of document.querySelectorAll("[aria-invalid=true]")) {
+    const ids = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    const said = ids.map((id) => document.getElementById(id)).filter(Boolean);
+    if (!said.some((el) => el.classList.contains("field-error") && el.textContent.trim())) {
+      problems.push("no message for " + field.id);
+    }
+  }
+  return problems;
+}"""
+
+FORMS = {
+    "/submit": "button[value=send]",
+    "/thanks": "button[value=send]",
+    "consent": "button[value=consent]",
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_errors_are_announced_and_linked_to_their_fields(page, wall: Wall, form: str) -> None:
+    path = f"/consent/{wall.consent_link}" if form == "consent" else form  # type: ignore[attr-defined]
+    page.goto(wall.url + path)
+    page.evaluate("document.querySelector('form.story-form').noValidate = true")
+    page.click(FORMS[form])
+    page.wait_for_load_state()
+    assert page.locator("#error-summary a[href^='#']").count() > 0, "no links to the fields"
+    assert page.evaluate(ERRORS) == []
+
+
 # What has focus, and whether it shows a ring (an outline or a box shadow).
 FOCUSED = """() => {
   const a = document.activeElement;
@@ -242,6 +279,45 @@ def test_focus_is_visible_on_every_stop(admin, wall: Wall, path: str) -> None:
             unringed.append(focused[0])
     assert stops > 1, "nothing took focus"
     assert unringed == [], "no visible focus:\n" + "\n".join(unringed)
+
+
+def test_the_story_form_can_be_sent_with_the_keyboard_alone(browser, wall: Wall) -> None:
+    """Tab to each field, type, Space on a checkbox, Enter on Send: no mouse anywhere."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    page = context.new_page()
+    typed = {
+        "name": "Kim Lee",
+        "role": "Shift lead",
+        "company": "Ridgeway Foundry",
+        "quote": "You picked up at midnight.",
+        "body": "Kim runs nights.\n\nShe called us.",
+        "consent_given_by": "Kim Lee",
+        "consent_date": "01052026",  # a date field, in en-US order: month, day, year
+        "submitted_by": "Sam Ortiz",
+        "submitter_email": "sam.ortiz@example.com",
+    }
+    try:
+        page.goto(f"{wall.url}/submit")
+        done: set[str] = set()
+        for _ in range(200):
+            page.keyboard.press("Tab")
+            id_, name, value = page.evaluate(
+                "(() => { const a = document.activeElement; return [a.id, a.name, a.value]; })()"
+            )
+            if id_ in typed and id_ not in done:
+                done.add(id_)
+                page.keyboard.type(typed[id_])
+            elif name == "consent_scope" and value == "intranet":
+                page.keyboard.press("Space")
+            elif name == "action" and value == "send":
+                page.keyboard.press("Enter")
+                break
+        else:
+            raise AssertionError("Tab never reached Send")
+        assert done == set(typed), set(typed) - done
+        page.wait_for_url("**/submit/thanks/**")
+    finally:
+        context.close()
 
 
 def test_skip_link_is_first_and_moves_focus_to_main(page, wall: Wall) -> None:
