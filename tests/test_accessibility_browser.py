@@ -29,6 +29,7 @@ axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 SAMPLES = Path(__file__).resolve().parent.parent / "stories"
 STORY = "maria-alvarez"
+NO_ALT = "noor-haddad"
 WIDTHS = (390, 1280)
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
@@ -44,6 +45,7 @@ ADMIN = {
     "queue": "/admin/",
     "all-stories": "/admin/stories",
     "admin-story": f"/admin/stories/{STORY}",
+    "admin-story-no-alt": f"/admin/stories/{NO_ALT}",
     "edit": f"/admin/stories/{STORY}/edit",
     "problems": "/admin/problems",
     "expiring": "/admin/expiring",
@@ -59,6 +61,8 @@ ADMIN = {
 def wall(tmp_path_factory) -> Iterator[Wall]:
     wall = Wall(tmp_path_factory.mktemp("a11y"))
     shutil.copytree(SAMPLES, wall.stories, dirs_exist_ok=True)
+    # Waiting in the queue, with a photo and no description of it.
+    wall.story(NO_ALT, hue=0.3, name="Noor Haddad", status="pending")
     wall.config('submit_rate_limit = "1000/hour"\nconsent_rate_limit = "1000/hour"\n')
     Database(wall.instance / "storywall.db").add_user(
         MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
@@ -318,6 +322,14 @@ def test_the_story_form_can_be_sent_with_the_keyboard_alone(browser, wall: Wall)
         page.wait_for_url("**/submit/thanks/**")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/stories", f"/admin/stories/{NO_ALT}"])
+def test_admin_flags_a_photo_without_a_description(admin, wall: Wall, path: str) -> None:
+    admin.goto(wall.url + path)
+    flag = admin.locator(".no-alt")
+    assert flag.count() == 1, flag.count()  # the sample stories all describe their photos
+    assert "photo description" in flag.inner_text().lower() or "Missing" in flag.inner_text()
 
 
 def test_skip_link_is_first_and_moves_focus_to_main(page, wall: Wall) -> None:
