@@ -137,3 +137,19 @@ def admin_client(app, moderator):
     response = client.post("/login", data={"csrf_token": token, "name": name, "password": password})
     assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """The system Chromium, driven by Playwright, once per test module.
+
+    Never skipped: without Chromium the browser tests fail; `make test` installs it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, LAUNCH_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from werkzeug.security import generate_password_hash
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS, Wall
+from tests.browser import Wall
 from tests.conftest import MODERATOR
 from wall.core import Wall as Core
 from wall.db import Database
@@ -24,7 +24,6 @@ from wall.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 SAMPLES = Path(__file__).resolve().parent.parent / "stories"
@@ -77,14 +76,6 @@ def wall(tmp_path_factory) -> Iterator[Wall]:
     wall.serve()
     yield wall
     wall.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,12 @@ import yaml
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS, Wall, wait_until
+from tests.browser import Wall, wait_until
 from tests.conftest import MODERATOR
 from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 TODAY = dt.date.today()
 BOUND = 2.0  # seconds: off (and back on) every screen, from the issue
@@ -71,14 +70,6 @@ def wall(tmp_path_factory) -> Iterator[Wall]:
     wall.serve()
     yield wall
     wall.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

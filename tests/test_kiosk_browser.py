@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 import zxingcpp
 from PIL import Image, ImageFilter
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS, MORNING, SIZES, Kiosk, Wall, wait_until
+from tests.browser import MORNING, SIZES, Kiosk, Wall, wait_until
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.slow
@@ -43,15 +43,6 @@ LONG_QUOTE = (
 assert len(LONG_QUOTE) == 200
 BRIGHT = ["ana", "bo", "cy", "di", "eve"]
 KIOSK_MODULES = {p.name for p in (Path(__file__).parent.parent / "static" / "kiosk").glob("*.js")}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Never skipped: without Chromium these tests fail, and .ci/run installs it.
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

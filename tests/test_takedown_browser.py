@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS, Kiosk, Wall, wait_until
+from tests.browser import Kiosk, Wall, wait_until
 from wall.core import Wall as CoreWall
 from wall.db import Database
 from wall.settings import load_settings
@@ -39,14 +39,6 @@ COUNT_STREAMS = """(() => { const Real = window.EventSource; window.__streams = 
 
 CACHED = """() => caches.keys().then(names => Promise.all(names.map(n => caches.open(n)
   .then(c => c.keys())))).then(lists => lists.flat().map(r => new URL(r.url).pathname))"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

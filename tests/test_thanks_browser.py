@@ -22,7 +22,7 @@ import yaml
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS, Kiosk, Wall, wait_until
+from tests.browser import Kiosk, Wall, wait_until
 from tests.conftest import MODERATOR
 from tests.receivers import Mailbox, WebhookReceiver, parts
 from tests.test_notify import documented_verify
@@ -30,7 +30,6 @@ from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 BOUND = 2.0  # seconds from approval to the Dayton screen, from the issue
 SHOTS = Path("/tmp/thanks-shots")
@@ -97,14 +96,6 @@ def wall(tmp_path_factory, mailbox: Mailbox, hook: WebhookReceiver) -> Iterator[
     SHOTS.mkdir(exist_ok=True)
     yield wall
     wall.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,12 @@ import pytest
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from tests.browser import CHROMIUM, LAUNCH_ARGS
 from tests.conftest import MODERATOR
 from tests.support import Server
 from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 # Each payload would set window.__pwned or open a dialog if it ever ran.
 SCRIPT = "<script>window.__pwned=1;alert(1)</script>"
@@ -95,14 +93,6 @@ def wall(tmp_path_factory) -> Iterator[tuple[Server, Path]]:
     server = Server(stories, instance)
     yield server, stories
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Guard:
