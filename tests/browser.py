@@ -275,3 +275,14 @@ def wait_until(
             page.wait_for_timeout(step * 1000)
         else:
             time.sleep(step)
+
+
+def sign_in(page: Page, url: str) -> None:
+    """Sign the test moderator in through the real form, and land on the queue."""
+    from tests.conftest import MODERATOR
+
+    page.goto(f"{url}/login")
+    page.fill("#name", MODERATOR[0])
+    page.fill("#password", MODERATOR[1])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")

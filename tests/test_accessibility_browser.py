@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from werkzeug.security import generate_password_hash
 
-from tests.browser import Wall
+from tests.browser import Wall, sign_in
 from tests.conftest import MODERATOR
 from wall.core import Wall as Core
 from wall.db import Database
@@ -83,11 +83,7 @@ def moderator(wall: Wall, browser) -> dict:  # type: ignore[no-untyped-def]
     """A signed-in moderator's cookies: one sign-in for the module (sign-ins are rate limited)."""
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{wall.url}/login")
-    page.fill("#name", MODERATOR[0])
-    page.fill("#password", MODERATOR[1])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/")
+    sign_in(page, wall.url)
     state = context.storage_state()
     context.close()
     return state

@@ -29,7 +29,7 @@ import yaml
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from tests.browser import Wall, wait_until
+from tests.browser import Wall, sign_in, wait_until
 from tests.conftest import MODERATOR
 from wall.db import Database
 
@@ -77,11 +77,7 @@ def admin(wall: Wall, browser) -> Iterator:  # type: ignore[no-untyped-def]
     """A moderator's page, signed in once for the module."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{wall.url}/login")
-    page.fill("#name", MODERATOR[0])
-    page.fill("#password", MODERATOR[1])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/")
+    sign_in(page, wall.url)
     yield page
     context.close()
 

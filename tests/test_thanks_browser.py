@@ -22,7 +22,7 @@ import yaml
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from tests.browser import Kiosk, Wall, wait_until
+from tests.browser import Kiosk, Wall, sign_in, wait_until
 from tests.conftest import MODERATOR
 from tests.receivers import Mailbox, WebhookReceiver, parts
 from tests.test_notify import documented_verify
@@ -102,11 +102,7 @@ def wall(tmp_path_factory, mailbox: Mailbox, hook: WebhookReceiver) -> Iterator[
 def admin(wall: Wall, browser) -> Iterator:  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{wall.url}/login")
-    page.fill("#name", MODERATOR[0])
-    page.fill("#password", MODERATOR[1])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/")
+    sign_in(page, wall.url)
     yield page
     context.close()
 
