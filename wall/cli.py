@@ -425,7 +425,9 @@ def db_status(obj: dict) -> None:
 
     settings = _settings(**obj)
     try:
-        status = Database(_database_target(settings), mode="rw").status()
+        database = Database(_database_target(settings), mode="rw")
+        status = database.status()
+        database.close()
     except FileNotFoundError:
         raise click.ClickException("no database yet: `storywall serve` makes one") from None
     except DATABASE_TROUBLE as exc:
@@ -451,6 +453,7 @@ def db_upgrade(obj: dict) -> None:
     except FileNotFoundError:  # nothing to upgrade: made new, at this release's revision
         database = _open_database(settings)
         click.echo(f"made a new database at {database.where}, revision {database.revision()}")
+        database.close()
         return
     except DATABASE_TROUBLE as exc:
         raise click.ClickException(f"cannot open the database: {exc}") from None

@@ -44,6 +44,7 @@ class Wall:
         *,
         watch: str = "auto",
         rescan_every: float = 300.0,
+        poll_seconds: float = 1.0,
         max_pixels: int = 50_000_000,
         limits: StoryLimits = DEFAULT_LIMITS,
         customer_only: bool = False,
@@ -71,6 +72,7 @@ class Wall:
         self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
         self.watch = watch
         self.rescan_every = rescan_every
+        self.poll_seconds = poll_seconds
         self.watcher: StoryWatcher | None = None
         self._watching_pid: int | None = None
         self._listening: tuple[int, threading.Event] | None = None
@@ -87,6 +89,7 @@ class Wall:
             Path(settings["INSTANCE_PATH"]),
             watch=str(settings["WATCH"]),
             rescan_every=float(settings["RESCAN_SECONDS"]),
+            poll_seconds=float(settings.get("POLL_SECONDS", 1.0)),
             max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
             limits=settings.story_limits if isinstance(settings, Settings) else DEFAULT_LIMITS,
             customer_only=bool(settings.get("CONSENT_CUSTOMER_ONLY")),
@@ -197,7 +200,10 @@ class Wall:
             if self._loaded_pid != os.getpid():
                 self.index.rescan()  # a forked worker: catch up with the disk
             self.watcher = StoryWatcher(
-                self.index, poll=self.watch == "poll", rescan_every=self.rescan_every
+                self.index,
+                poll=self.watch == "poll",
+                rescan_every=self.rescan_every,
+                poll_interval=self.poll_seconds,
             )
             self.watcher.start()
             self._watching_pid = os.getpid()

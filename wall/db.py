@@ -251,12 +251,16 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = self._make_engine()
         self._pid = os.getpid()
-        if upgrade:
-            self.upgrade()
-        elif mode == "rwc":
-            self._create_or_check()
-        elif self.revision() is None and not self._has_tables():
-            raise FileNotFoundError(f"no Story Wall tables in {self.where}")
+        try:
+            if upgrade:
+                self.upgrade()
+            elif mode == "rwc":
+                self._create_or_check()
+            elif self.revision() is None and not self._has_tables():
+                raise FileNotFoundError(f"no Story Wall tables in {self.where}")
+        except BaseException:
+            self.engine.dispose()  # a database refused leaves no connection open
+            raise
 
     @property
     def where(self) -> str:

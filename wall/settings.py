@@ -230,6 +230,14 @@ SETTINGS: tuple[Setting, ...] = (
         _choice("auto", "poll", "off"),
     ),
     Setting(
+        "POLL_SECONDS",
+        1,
+        "With WATCH=poll, how often to look for changed files. On a network share each "
+        "look lists every file; with a database URL, changes made through any server "
+        "reach every server at once anyway.",
+        _number(0.2, 3600, whole=False),
+    ),
+    Setting(
         "RESCAN_SECONDS",
         300,
         "Full rescan of the stories folder, as a safety net.",
