@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import glob
+import http.cookiejar
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -150,7 +154,7 @@ class Postgres:
 
 HAPROXY_CONFIG = """\
 global
-    maxconn 20000
+    maxconn 4000
 defaults
     mode http
     option forwardfor
@@ -196,11 +200,10 @@ class Haproxy:
         )
         config = self.folder / "haproxy.cfg"
         config.write_text(HAPROXY_CONFIG.format(port=self.port, servers=servers))
-        self.process = subprocess.Popen(
-            [binary, "-db", "-f", str(config)],
-            stdout=(self.folder / "haproxy.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with (self.folder / "haproxy.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [binary, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
         wait_for_port(self.port, process=self.process)
         return self
 
@@ -229,7 +232,7 @@ class WallServer:
         self.port = port or free_port()
         self.instance = Path(instance)
         self.command = [
-            sys.executable, "-m", "wall.cli", "serve", "--stories", str(stories),
+            sys.executable, "-m", "wall", "serve", "--stories", str(stories),
             "--port", str(self.port), "--workers", str(workers), "--threads", str(threads),
         ]  # fmt: skip
         self.env = {
@@ -248,13 +251,14 @@ class WallServer:
 
     def start(self) -> WallServer:
         self.instance.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            stdout=(self.instance / "server.log").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # killed as a group: the master and its workers
-        )
+        with (self.instance / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # killed as a group: the master and its workers
+            )
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -284,6 +288,64 @@ class WallServer:
                 self.kill()
 
 
+class _Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a 303 is an answer to look at, not to follow
+
+
+class Browser:
+    """A moderator's browser, as far as the wall can tell: a cookie jar, and forms
+    posted with the CSRF token and story token the pages carry."""
+
+    def __init__(self, base: str, forwarded_for: str | None = None) -> None:
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), _Stay
+        )
+        self.headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+
+    def at(self, base: str) -> Browser:
+        """The same browser (cookies and all), talking to another address."""
+        other = Browser(base)
+        other.cookies, other.opener, other.headers = self.cookies, self.opener, self.headers
+        return other
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base + path, data=body, headers=self.headers)
+        try:
+            with self.opener.open(request, timeout=15) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as answer:
+            return answer.code, answer.read().decode()
+
+    def form_field(self, path: str, name: str) -> str:
+        status, page = self.request(path)
+        found = re.search(rf'name="{name}" value="([^"]+)"', page)
+        if found is None:
+            raise LookupError(f"no {name} on {path} ({status})")
+        return found.group(1)
+
+    def sign_in(self, name: str, password: str) -> int:
+        token = self.form_field("/login", "csrf_token")
+        status, _ = self.request(
+            "/login", {"csrf_token": token, "name": name, "password": password}
+        )
+        return status
+
+    def act(self, slug: str, action: str, **fields: str) -> int:
+        """Press a button on the admin's story page: approve, withdraw, ..."""
+        page = f"/admin/stories/{slug}"
+        data = {
+            "csrf_token": self.form_field(page, "csrf_token"),
+            "token": self.form_field(page, "token"),
+            **fields,
+        }
+        status, _ = self.request(f"{page}/{action}", data)
+        return status
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m wall.devcluster",
@@ -301,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     url = postgres.create_database("wall")
     print(f"PostgreSQL {postgres.bin.parent.name} on 127.0.0.1:{postgres.port}: {url}")
     subprocess.run(
-        [sys.executable, "-m", "wall.cli", "db", "upgrade"],
+        [sys.executable, "-m", "wall", "db", "upgrade"],
         env={**os.environ, "WALL_DATABASE_URL": url, "WALL_INSTANCE_PATH": str(folder / "s1")},
         check=True,
     )
