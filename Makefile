@@ -56,7 +56,7 @@ lint: install-test
 # gthread workers with gevent's; both are installed here when missing.
 bench: install-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	scripts/install-system-deps wrk
+	scripts/install-system-deps wrk /usr/lib/postgresql/*/bin/postgres:postgresql haproxy
 	$(BIN)/python -m bench
 
 clean:
