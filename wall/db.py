@@ -289,7 +289,13 @@ class Database:
                 max_overflow=16,
                 pool_timeout=10,
                 pool_pre_ping=True,
-                connect_args={"connect_timeout": 5, "application_name": "storywall"},
+                connect_args={
+                    "connect_timeout": 5,
+                    "application_name": "storywall",
+                    # As SQLite's busy timeout: a write waits at most 15 s for the
+                    # lock, and a client that hangs mid-transaction lets go of it.
+                    "options": "-c lock_timeout=15s -c idle_in_transaction_session_timeout=60s",
+                },
             )
         assert self.path is not None
         uri = f"file:{quote(str(self.path))}?mode={self.mode}"
