@@ -267,7 +267,8 @@ class Database:
         """The database, for messages: the file, or the URL without its password."""
         if self.path is not None:
             return str(self.path)
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+        url = sa.make_url(self.url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=True)
 
     @classmethod
     def existing(cls, target: str | os.PathLike[str], *, read_only: bool = True) -> Database:
