@@ -13,7 +13,7 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from wall.db import Database
-from wall.devcluster import Browser, Haproxy, Postgres, WallServer
+from wall.devcluster import Browser, Postgres, WallServer, running_cluster
 
 from .common import make_wall, percentile
 from .serving import wrk
@@ -128,38 +128,15 @@ def one_server(data: Path, tmp: Path) -> dict[str, object]:
 
 def three_servers(data: Path, tmp: Path) -> dict[str, object]:
     pending = stories_for(data, tmp / "stories")
-    postgres = Postgres().start()  # durable: fsync on, as in production
-    balancer = None
-    servers: list[WallServer] = []
-    try:
-        url = postgres.create_database("bench")
-        add_moderator(url)
-        servers = [
-            WallServer(
-                name,
-                stories=tmp / "stories",
-                instance=tmp / name,
-                database_url=url,
-                # A network share is polled rarely; changes travel by NOTIFY.
-                env={"WALL_POLL_SECONDS": "60"},
-                threads=64,
-            ).start()
-            for name in ("a", "b", "c")
-        ]
-        for server in servers:
-            server.wait_ready()
-        balancer = Haproxy(tmp / "haproxy", [s.port for s in servers]).start()
-        front = f"http://127.0.0.1:{balancer.port}"
-        approvals = approvals_per_second(front, pending[: APPROVERS * APPROVALS])
-        api = wrk(front + "/api/stories?screen=bench")
-        saves = save_to_screen(servers[0].url, servers[2].url, pending[APPROVERS * APPROVALS :])
-    finally:
-        if balancer is not None:
-            balancer.stop()
-        for server in servers:
-            server.stop()
-        postgres.stop()
-        shutil.rmtree(postgres.folder, ignore_errors=True)
+    # A new PostgreSQL, fsync on, as in production; a network share is polled
+    # rarely, so changes travel by NOTIFY.
+    with running_cluster(
+        tmp / "stories", tmp, env={"WALL_POLL_SECONDS": "60"}, prepare=add_moderator
+    ) as cluster:
+        approvals = approvals_per_second(cluster.front, pending[: APPROVERS * APPROVALS])
+        api = wrk(cluster.front + "/api/stories?screen=bench")
+        a, _, c = cluster.servers
+        saves = save_to_screen(a.url, c.url, pending[APPROVERS * APPROVALS :])
     return {"approvals": approvals, "api": api, "saves": saves}
 
 

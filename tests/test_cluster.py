@@ -12,14 +12,13 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from werkzeug.security import generate_password_hash
 
 from wall.db import Database
-from wall.devcluster import Browser, Haproxy, Postgres, WallServer
+from wall.devcluster import Browser, running_cluster
 
 from .conftest import MODERATOR, story_text
 from .receivers import Mailbox
@@ -34,18 +33,13 @@ REACH_BOUND = 5.0
 PENDING = [f"pending-{n:02d}" for n in range(40)]
 
 
-@dataclass
-class Cluster:
-    postgres: Postgres
-    url: str
-    stories: Path
-    servers: list[WallServer]
-    balancer: Haproxy
-    mailbox: Mailbox
+class Wall:
+    """The running cluster, and what the tests do with it."""
 
-    @property
-    def front(self) -> str:
-        return f"http://127.0.0.1:{self.balancer.port}"
+    def __init__(self, cluster: Wall, stories: Path, mailbox: Mailbox) -> None:
+        self.postgres, self.url = cluster.postgres, cluster.url
+        self.servers, self.balancer, self.front = cluster.servers, cluster.balancer, cluster.front
+        self.stories, self.mailbox = stories, mailbox
 
     def db(self) -> Database:
         return Database(self.url)
@@ -54,6 +48,12 @@ class Cluster:
         browser = Browser(base or self.front)
         assert browser.sign_in(*MODERATOR) == 303
         return browser
+
+
+def add_moderator(url: str) -> None:
+    db = Database(url)
+    db.add_user(MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000"))
+    db.close()
 
 
 def slugs_at(base: str) -> set[str]:
@@ -74,16 +74,12 @@ def wait_until(predicate, timeout: float) -> float | None:  # type: ignore[no-un
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:  # type: ignore[no-untyped-def]
+def cluster(postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wall]:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("cluster")
     stories = folder / "stories"
     stories.mkdir()
     for slug in PENDING:
         (stories / f"{slug}.md").write_text(story_text(name=f"Customer {slug}", status="pending"))
-    url = postgres.create_database("cluster")
-    db = Database(url)
-    db.add_user(MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000"))
-    db.close()
     mailbox = Mailbox().start()
     env = {
         "WALL_POLL_SECONDS": str(POLL_SECONDS),
@@ -96,35 +92,23 @@ def cluster(postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
         "WALL_NOTIFY_POLL_SECONDS": "0.5",
         "WALL_PUBLIC_URL": "https://wall.example.com",
     }
-    servers = [
-        WallServer(
-            name,
-            stories=stories,
-            instance=folder / name,
-            database_url=url,
+    try:
+        with running_cluster(
+            stories,
+            folder,
+            postgres=postgres,
+            database="cluster",
             env=env,
             threads=32,
-        ).start()
-        for name in ("a", "b", "c")
-    ]
-    balancer = Haproxy(folder / "haproxy", [s.port for s in servers])
-    try:
-        for server in servers:
-            server.wait_ready()
-        balancer.start()
-        yield Cluster(postgres, url, stories, servers, balancer, mailbox)
+            prepare=add_moderator,
+        ) as running:
+            yield Wall(running, stories, mailbox)
     finally:
-        balancer.stop()
-        for server in servers:
-            server.stop()
         mailbox.stop()
-        if not postgres.running:
-            postgres.start()
-        postgres.drop_database("cluster")
 
 
 def test_a_moderator_signed_in_through_the_balancer_is_signed_in_on_every_server(
-    cluster: Cluster,
+    cluster: Wall,
 ) -> None:
     browser = cluster.moderator()
     for _ in range(6):  # round robin: each server answers some of these
@@ -136,7 +120,7 @@ def test_a_moderator_signed_in_through_the_balancer_is_signed_in_on_every_server
 
 
 def test_an_approval_on_one_server_reaches_a_kiosk_on_another_at_once(
-    cluster: Cluster,
+    cluster: Wall,
 ) -> None:
     a, _, c = cluster.servers
     moderator = cluster.moderator(a.url)
@@ -155,7 +139,7 @@ def test_an_approval_on_one_server_reaches_a_kiosk_on_another_at_once(
 
 
 def test_a_withdrawal_on_one_server_leaves_every_other_servers_screens_at_once(
-    cluster: Cluster,
+    cluster: Wall,
 ) -> None:
     a, b, c = cluster.servers
     moderator = cluster.moderator(a.url)
@@ -167,7 +151,7 @@ def test_a_withdrawal_on_one_server_leaves_every_other_servers_screens_at_once(
     assert gone is not None, "still on a screen"
 
 
-def test_the_sign_in_limit_holds_across_all_three_servers(cluster: Cluster) -> None:
+def test_the_sign_in_limit_holds_across_all_three_servers(cluster: Wall) -> None:
     codes = []
     for n in range(9):  # 5 a minute from one address, whichever server it reaches
         server = cluster.servers[n % 3]
@@ -181,7 +165,7 @@ def test_the_sign_in_limit_holds_across_all_three_servers(cluster: Cluster) -> N
 
 
 def test_fifty_notifications_queued_while_the_servers_run_are_delivered_once_each(
-    cluster: Cluster,
+    cluster: Wall,
 ) -> None:
     db = cluster.db()
     messages = [
@@ -208,7 +192,7 @@ def test_fifty_notifications_queued_while_the_servers_run_are_delivered_once_eac
         db.close()
 
 
-def test_a_server_killed_mid_stream_loses_no_action_and_doubles_none(cluster: Cluster) -> None:
+def test_a_server_killed_mid_stream_loses_no_action_and_doubles_none(cluster: Wall) -> None:
     a = cluster.servers[0]
     kiosks = [EventListener(cluster.front) for _ in range(6)]  # round robin: two on A
     moderator = cluster.moderator()
@@ -250,7 +234,7 @@ def test_a_server_killed_mid_stream_loses_no_action_and_doubles_none(cluster: Cl
         a.wait_ready()
 
 
-def test_with_postgresql_stopped_screens_go_on_and_moderation_says_so(cluster: Cluster) -> None:
+def test_with_postgresql_stopped_screens_go_on_and_moderation_says_so(cluster: Wall) -> None:
     moderator = cluster.moderator()
     slug = PENDING[30]
     page = f"/admin/stories/{slug}"
@@ -278,7 +262,7 @@ def test_with_postgresql_stopped_screens_go_on_and_moderation_says_so(cluster: C
     assert wait_until(lambda: slug in slugs_at(cluster.front), REACH_BOUND) is not None
 
 
-def test_a_kiosk_moving_to_another_server_revalidates_with_a_304(cluster: Cluster) -> None:
+def test_a_kiosk_moving_to_another_server_revalidates_with_a_304(cluster: Wall) -> None:
     # Through the balancer each server sees the kiosk's own Host (the wall's
     # address), so each builds the same playlist, with the same ETag.
     host = {"Host": f"127.0.0.1:{cluster.balancer.port}", "Accept-Encoding": "gzip"}
@@ -294,4 +278,4 @@ def test_a_kiosk_moving_to_another_server_revalidates_with_a_304(cluster: Cluste
                 statuses[server.name], etag = answer.status, answer.headers["ETag"]
         except urllib.error.HTTPError as answer:
             statuses[server.name] = answer.code
-    assert statuses == {"a": 200, "b": 304, "c": 304}
+    assert statuses == {"s1": 200, "s2": 304, "s3": 304}

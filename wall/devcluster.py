@@ -26,6 +26,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 POSTGRES_USER = "postgres"
@@ -346,6 +349,76 @@ class Browser:
         return status
 
 
+@dataclass
+class Cluster:
+    """A running rehearsal: its database, its servers and the balancer in front."""
+
+    postgres: Postgres
+    url: str
+    servers: list[WallServer]
+    balancer: Haproxy
+
+    @property
+    def front(self) -> str:
+        return f"http://127.0.0.1:{self.balancer.port}"
+
+
+@contextmanager
+def running_cluster(
+    stories: Path,
+    folder: Path,
+    *,
+    postgres: Postgres | None = None,
+    database: str = "wall",
+    servers: int = 3,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    threads: int = 64,
+    prepare: Callable[[str], object] | None = None,
+) -> Iterator[Cluster]:
+    """PostgreSQL (a new server, or a new database on `postgres`), `servers` servers on
+    `stories` in poll mode, haproxy in front; all stopped again on the way out.
+    `prepare(url)` runs on the upgraded database before the servers start."""
+    own = postgres is None
+    if postgres is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)  # PostgreSQL runs as its own user, and keeps its files in here
+        postgres = Postgres(folder / "postgres").start()
+    url = postgres.create_database(database)
+    from .db import Database
+
+    Database(url, upgrade=True).close()
+    if prepare is not None:
+        prepare(url)
+    started = [
+        WallServer(
+            f"s{n}",
+            stories=stories.absolute(),
+            instance=folder / f"s{n}",
+            database_url=url,
+            env=env,
+            threads=threads,
+        ).start()
+        for n in range(1, servers + 1)
+    ]
+    balancer = Haproxy(folder / "haproxy", [s.port for s in started], port)
+    try:
+        for server in started:
+            server.wait_ready()
+        balancer.start()
+        yield Cluster(postgres, url, started, balancer)
+    finally:
+        balancer.stop()
+        for server in started:
+            server.stop()
+        if own:
+            postgres.stop()
+        else:
+            if not postgres.running:  # a test may have stopped it
+                postgres.start()
+            postgres.drop_database(database)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m wall.devcluster",
@@ -358,41 +431,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", type=Path, help="where the parts keep their files")
     args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="storywall-cluster-"))
-    folder.chmod(0o755)  # PostgreSQL runs as its own user, and keeps its files in here
-    postgres = Postgres(folder / "postgres").start()
-    url = postgres.create_database("wall")
-    print(f"PostgreSQL {postgres.bin.parent.name} on 127.0.0.1:{postgres.port}: {url}")
-    subprocess.run(
-        [sys.executable, "-m", "wall", "db", "upgrade"],
-        env={**os.environ, "WALL_DATABASE_URL": url, "WALL_INSTANCE_PATH": str(folder / "s1")},
-        check=True,
-    )
-    servers = [
-        WallServer(
-            f"s{n}",
-            stories=args.stories.absolute(),
-            instance=folder / f"s{n}",
-            database_url=url,
-        ).start()
-        for n in range(1, args.servers + 1)
-    ]
-    balancer: Haproxy | None = None
-    try:
-        for server in servers:
-            server.wait_ready()
+    with running_cluster(args.stories, folder, servers=args.servers, port=args.port) as cluster:
+        print(f"PostgreSQL {cluster.postgres.bin.parent.name}: {cluster.url}")
+        for server in cluster.servers:
             print(f"{server.name}: {server.url} (log: {server.instance / 'server.log'})")
-        balancer = Haproxy(folder / "haproxy", [s.port for s in servers], args.port).start()
-        print(f"\nThe wall, through haproxy: http://127.0.0.1:{balancer.port}/")
-        print(f"Add a moderator: WALL_DATABASE_URL={url} storywall user add NAME")
+        print(f"\nThe wall, through haproxy: {cluster.front}/")
+        print(f"Add a moderator: WALL_DATABASE_URL={cluster.url} storywall user add NAME")
         print("Ctrl-C stops everything.")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    finally:
-        if balancer is not None:
-            balancer.stop()
-        for server in servers:
-            server.stop()
-        postgres.stop()
-        print(f"stopped; files kept in {folder}")
+    print(f"stopped; files kept in {folder}")
 
 
 if __name__ == "__main__":
