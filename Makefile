@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-test system-deps clean
+.PHONY: run cluster test lint bench install install-test system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# An instance folder from an older release is upgraded in place first.
 run: install
+	$(BIN)/storywall db upgrade
 	$(BIN)/storywall serve --stories stories --host $(HOST) --port $(PORT)
+
+# A wall on three servers, on this machine: PostgreSQL, haproxy in front
+# (docs/deploy.md). Ctrl-C stops it all.
+cluster: install
+	scripts/install-system-deps /usr/lib/postgresql/*/bin/postgres:postgresql haproxy
+	$(BIN)/python -m wall.devcluster --stories stories --port $(PORT)
 
 # Installed with apt-get when missing and this may (root, or sudo without a
 # password); otherwise it stops at once, saying what to install.
@@ -48,7 +56,7 @@ lint: install-test
 # gthread workers with gevent's; both are installed here when missing.
 bench: install-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	scripts/install-system-deps wrk
+	scripts/install-system-deps wrk /usr/lib/postgresql/*/bin/postgres:postgresql haproxy
 	$(BIN)/python -m bench
 
 clean:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,17 +75,73 @@ def write_story(stories: Path) -> WriteStory:
     return write
 
 
+# -- the database: SQLite, and for modules marked `both_engines` PostgreSQL too -----------------
+#
+# A module with `pytestmark = pytest.mark.both_engines` runs each test that uses the
+# database twice: on SQLite in the instance folder, and on a fresh database of a
+# real PostgreSQL server (the distribution's, started once per run as its own
+# user). A test marked `sqlite_only` checks something only SQLite has (its file,
+# a full disk under it) and runs once.
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_engines") is not None
+        only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("engine", ENGINES if both and not only else ENGINES[:1])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL server for the whole run, with the wall's tables in a template."""
+    from wall.db import Database
+    from wall.devcluster import Postgres
+
+    server = Postgres(durable=False).start()
+    try:
+        Database(server.create_database("storywall_template")).close()
+        yield server
+    finally:
+        server.stop("immediate")
+
+
+_databases = itertools.count(1)
+
+
 @pytest.fixture
-def app(stories: Path, instance: Path):
+def database_url(engine: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Empty for SQLite (the instance folder's file); else a fresh PostgreSQL database."""
+    if engine == "sqlite":
+        yield ""
+        return
+    server = request.getfixturevalue("postgres")
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    url = server.create_database(name, template="storywall_template")
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def db_target(database_url: str, tmp_path: Path) -> str | Path:
+    """Where a test's Database lives: a PostgreSQL URL, or a SQLite file."""
+    return database_url or tmp_path / "storywall.db"
+
+
+@pytest.fixture
+def app(stories: Path, instance: Path, database_url: str):
     app = create_app(
         {
             "STORIES_DIR": str(stories),
             "INSTANCE_PATH": str(instance),
+            "DATABASE_URL": database_url,
             "WATCH": "off",
             "TESTING": True,
         }
     )
     yield app
+    app.extensions["storywall"].db.close()
 
 
 @pytest.fixture

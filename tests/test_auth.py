@@ -19,6 +19,8 @@ from wall.db import Database
 from wall.settings import parse_rate
 from wall.web.auth import safe_next
 
+pytestmark = pytest.mark.both_engines
+
 # Werkzeug's default, and what `storywall user add` uses: slow on purpose.
 STRONG_HASH = re.compile(r"^(scrypt|pbkdf2):")
 
@@ -225,11 +227,20 @@ def test_sign_in_is_rate_limited_even_with_the_right_password(app, client, moder
     assert client.get("/admin/").status_code == 303
 
 
-def test_the_sign_in_limit_holds_across_workers(stories: Path, instance: Path) -> None:
-    settings = {"STORIES_DIR": str(stories), "INSTANCE_PATH": str(instance), "WATCH": "off"}
+def test_the_sign_in_limit_holds_across_workers(
+    stories: Path, instance: Path, database_url: str
+) -> None:
+    settings = {
+        "STORIES_DIR": str(stories),
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "WATCH": "off",
+    }
     workers = [create_app({**settings, "LOGIN_RATE_LIMIT": "2/minute"}) for _ in range(2)]
     clients = [w.test_client() for w in workers]
     codes = [sign_in(clients[n % 2], password="guess").status_code for n in range(4)]
+    for worker in workers:
+        worker.extensions["storywall"].db.close()
     assert codes == [200, 200, 429, 429]
 
 
@@ -291,27 +302,56 @@ def test_single_sign_on_trusts_the_header_only_from_proxies(app, client, moderat
 # -- moderator accounts on the command line ----------------------------------------------------
 
 
-def run(*args: str, instance: Path, input: str | None = None):  # type: ignore[no-untyped-def]
-    env = {"WALL_INSTANCE_PATH": str(instance)}
+def run(  # type: ignore[no-untyped-def]
+    *args: str, instance: Path, input: str | None = None, database_url: str = ""
+):
+    env = {"WALL_INSTANCE_PATH": str(instance), "WALL_DATABASE_URL": database_url}
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
 
-def test_user_add_list_remove(instance: Path) -> None:
+def user_row(name: str, instance: Path, database_url: str):  # type: ignore[no-untyped-def]
+    db = Database(database_url or instance / "storywall.db")
+    try:
+        return db.get_user(name)
+    finally:
+        db.close()
+
+
+def test_user_add_list_remove(instance: Path, database_url: str) -> None:
     password = "a long enough pass phrase"
-    added = run("user", "add", "alex", instance=instance, input=f"{password}\n{password}\n")
+    added = run(
+        "user",
+        "add",
+        "alex",
+        instance=instance,
+        database_url=database_url,
+        input=f"{password}\n{password}\n",
+    )
     assert added.exit_code == 0, added.output
-    row = Database(instance / "storywall.db").get_user("alex")
+    row = user_row("alex", instance, database_url)
     assert STRONG_HASH.match(row["password_hash"]) and check_password_hash(
         row["password_hash"], password
     )
-    assert password not in (instance / "storywall.db").read_bytes().decode("latin-1")
-    listed = run("user", "list", instance=instance)
+    if not database_url:
+        assert password not in (instance / "storywall.db").read_bytes().decode("latin-1")
+    listed = run("user", "list", instance=instance, database_url=database_url)
     assert listed.stdout.startswith("alex\tpassword\tadded ")
-    again = run("user", "add", "alex", instance=instance, input=f"{password}\n{password}\n")
+    again = run(
+        "user",
+        "add",
+        "alex",
+        instance=instance,
+        database_url=database_url,
+        input=f"{password}\n{password}\n",
+    )
     assert again.exit_code == 1 and "already exists" in again.output
-    assert run("user", "remove", "alex", instance=instance).exit_code == 0
-    assert run("user", "remove", "alex", instance=instance).exit_code == 1
-    assert Database(instance / "storywall.db").get_user("alex") is None
+    assert (
+        run("user", "remove", "alex", instance=instance, database_url=database_url).exit_code == 0
+    )
+    assert (
+        run("user", "remove", "alex", instance=instance, database_url=database_url).exit_code == 1
+    )
+    assert user_row("alex", instance, database_url) is None
 
 
 def test_user_list_elsewhere_creates_nothing_and_says_where_it_looked(
@@ -348,35 +388,53 @@ def test_user_list_only_reads(instance: Path) -> None:
     assert after["storywall.db"] == before["storywall.db"]
 
 
-def test_user_add_refuses_short_or_mismatched_passwords(instance: Path) -> None:
-    short = run("user", "add", "alex", instance=instance, input="short\nshort\n")
+def test_user_add_refuses_short_or_mismatched_passwords(instance: Path, database_url: str) -> None:
+    short = run(
+        "user", "add", "alex", instance=instance, database_url=database_url, input="short\nshort\n"
+    )
     assert short.exit_code == 1 and "at least 12 characters" in short.output
     mismatch = run(
         "user",
         "add",
         "alex",
         instance=instance,
+        database_url=database_url,
         input="first long password\nsecond long password\n" * 2,
     )
     assert "do not match" in mismatch.output or mismatch.exit_code != 0
-    assert Database(instance / "storywall.db").get_user("alex") is None
-    bad_name = run("user", "add", "alex smith", instance=instance, input="")
+    assert user_row("alex", instance, database_url) is None
+    bad_name = run(
+        "user", "add", "alex smith", instance=instance, database_url=database_url, input=""
+    )
     assert bad_name.exit_code == 2
 
 
 def test_user_add_reset_changes_the_password_and_signs_out(
-    app, admin_client, instance: Path
+    app, admin_client, instance: Path, database_url: str
 ) -> None:
     new = "another long pass phrase"
-    result = run("user", "add", MODERATOR[0], "--reset", instance=instance, input=f"{new}\n{new}\n")
+    result = run(
+        "user",
+        "add",
+        MODERATOR[0],
+        "--reset",
+        instance=instance,
+        database_url=database_url,
+        input=f"{new}\n{new}\n",
+    )
     assert result.exit_code == 0, result.output
     assert admin_client.get("/admin/").status_code == 303
     assert sign_in(app.test_client(), password=new).status_code == 303
 
 
-def test_a_single_sign_on_account_has_no_password(app, instance: Path) -> None:
-    assert run("user", "add", "sam", "--sso", instance=instance).exit_code == 0
-    assert "single sign-on" in run("user", "list", instance=instance).stdout
+def test_a_single_sign_on_account_has_no_password(app, instance: Path, database_url: str) -> None:
+    assert (
+        run("user", "add", "sam", "--sso", instance=instance, database_url=database_url).exit_code
+        == 0
+    )
+    assert (
+        "single sign-on" in run("user", "list", instance=instance, database_url=database_url).stdout
+    )
     assert "do not match" in sign_in(app.test_client(), name="sam", password="!sso").get_data(
         as_text=True
     )

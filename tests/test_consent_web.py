@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import csrf_token
 from tests.test_submit import post
 
+pytestmark = pytest.mark.both_engines
+
 TODAY = dt.date.today()
 
 

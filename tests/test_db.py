@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from wall.db import Database
+from wall.db import Database, DatabaseError
+
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "storywall.db")
+def db(db_target):  # type: ignore[no-untyped-def]
+    db = Database(db_target)
+    yield db
+    db.close()
 
 
 def beat(db: Database, screen: str, now: float = 1000.0, **fields: object) -> bool:
@@ -106,9 +109,10 @@ def test_refused_attempts_are_not_stored(db: Database) -> None:
     assert db.query("SELECT key FROM rate_hits")[0]["key"] == "submit:5.6.7.8"
 
 
-def test_the_limit_holds_across_workers(tmp_path: Path) -> None:
-    one, two = Database(tmp_path / "x.db"), Database(tmp_path / "x.db")
+def test_the_limit_holds_across_workers(db_target) -> None:  # type: ignore[no-untyped-def]
+    one, two = Database(db_target), Database(db_target)
     answers = [(one, two)[n % 2].hit("k", 3, 60, now=100.0 + n) for n in range(5)]
+    one.close(), two.close()
     assert answers == [True, True, True, False, False]
 
 
@@ -139,6 +143,7 @@ def open_files(path: Path) -> int:
     return count
 
 
+@pytest.mark.sqlite_only
 def test_connections_do_not_grow_with_the_threads_that_used_the_database(db: Database) -> None:
     # A gthread worker's threads (gevent's greenlets) come and go; a connection
     # per thread outlives its thread.
@@ -161,15 +166,20 @@ def test_connections_do_not_grow_with_the_threads_that_used_the_database(db: Dat
     assert db.open_connections == 0 and open_files(db.path) == 0
 
 
+@pytest.mark.sqlite_only
 def test_a_failed_commit_does_not_leave_a_connection_in_a_transaction(db: Database) -> None:
     # A deferred foreign key fails at COMMIT, as a full disk can: the next call
     # must not find its connection still inside the failed transaction.
-    db.query("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-    db.query(
-        "CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-    )
-    db.query("PRAGMA foreign_keys = ON")  # on the connection the next call gets
-    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
-        conn.execute("INSERT INTO child VALUES (42)")
+    with db.transaction() as conn:
+        conn.run("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.run(
+            "CREATE TABLE child "
+            "(parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    pooled = db.engine.raw_connection()  # the connection the next call gets
+    pooled.driver_connection.execute("PRAGMA foreign_keys = ON")  # outside any transaction
+    pooled.close()
+    with pytest.raises(DatabaseError, match="FOREIGN KEY"), db.transaction() as conn:
+        conn.run("INSERT INTO child VALUES (42)")
     assert beat(db, "lobby")
     assert [r["name"] for r in db.screens()] == ["lobby"]

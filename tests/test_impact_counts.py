@@ -30,7 +30,7 @@ def test_each_heartbeat_adds_to_its_story_screen_and_day(tmp_path) -> None:
     beat(db, "lobby", at(DAY), {"maria": 2})
     beat(db, "lobby", at(DAY, 12, 1), {"maria": 1, "dev": 1})
     beat(db, "cafe", at(DAY + dt.timedelta(days=1)), {"maria": 4})
-    rows = [tuple(r) for r in db.proof_of_play("2026-03-01", "2026-03-31")]
+    rows = [tuple(r.values()) for r in db.proof_of_play("2026-03-01", "2026-03-31")]
     assert rows == [
         ("dev", "lobby", "2026-03-10", 1),
         ("maria", "lobby", "2026-03-10", 3),
@@ -66,7 +66,7 @@ def test_old_days_fold_into_months_and_add_up_the_same(tmp_path) -> None:
     moved = db.fold_display_days(400, now=at(DAY))  # 400 days before: February 2025
     assert moved == 6  # two days: per story and screen, per story, per screen
     assert db.displays_per_story("2025-01-01", "2026-12-31")[0]["shown"] == before == 10
-    assert [tuple(r) for r in db.proof_of_play("2025-01-01", "2025-12-31")] == [
+    assert [tuple(r.values()) for r in db.proof_of_play("2025-01-01", "2025-12-31")] == [
         ("maria", "lobby", "2025-01", 5)
     ]
     assert db.screen_seconds("2025-01-01", "2025-01-31") == 120
@@ -92,11 +92,13 @@ def test_running_totals_from_before_are_dated_the_day_of_the_upgrade(tmp_path) -
         "INSERT INTO displays VALUES ('maria', 'lobby', 40), ('dev', 'cafe', 0);"
     )
     conn.close()
-    db = Database(path)
+    db = Database(path, upgrade=True)
     today = dt.date.today().isoformat()
-    assert [tuple(r) for r in db.proof_of_play(today, today)] == [("maria", "lobby", today, 40)]
+    assert [tuple(r.values()) for r in db.proof_of_play(today, today)] == [
+        ("maria", "lobby", today, 40)
+    ]
     db.close()
-    assert len(Database(path).proof_of_play(today, today)) == 1  # once only
+    assert len(Database(path, upgrade=True).proof_of_play(today, today)) == 1  # once only
 
 
 def test_renaming_a_screen_takes_its_days_along(tmp_path) -> None:
@@ -104,7 +106,7 @@ def test_renaming_a_screen_takes_its_days_along(tmp_path) -> None:
     beat(db, "old", at(DAY), {"maria": 2})
     beat(db, "new", at(DAY), {"maria": 3})
     assert db.rename_screen("old", "new")
-    assert [tuple(r) for r in db.proof_of_play("2026-03-01", "2026-03-31")] == [
+    assert [tuple(r.values()) for r in db.proof_of_play("2026-03-01", "2026-03-31")] == [
         ("maria", "new", "2026-03-10", 5)
     ]
     assert db.forget_screen("new", counts=True)

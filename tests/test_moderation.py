@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import story_text
 from tests.test_forms import submission
 from tests.test_frontmatter import HAND_WRITTEN, changed_lines
-from wall.db import Database
+from wall.db import Database, DatabaseError
 from wall.forms import (
     CHOOSE,
     apply_choices,
@@ -26,6 +26,8 @@ from wall.forms import (
 from wall.index import StoryIndex
 from wall.moderation import Conflict, EditConflict, Moderation, ModerationError, SlugTaken
 from wall.stories import Story
+
+pytestmark = pytest.mark.both_engines
 
 TODAY = dt.date.today()
 WHO = "alex"
@@ -50,8 +52,10 @@ def service_for(stories: Path, db: Database) -> Moderation:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "db.sqlite")
+def db(db_target):  # type: ignore[no-untyped-def]
+    db = Database(db_target)
+    yield db
+    db.close()
 
 
 @pytest.fixture
@@ -316,6 +320,7 @@ def fill(disk: Path) -> None:
             assert exc.errno == errno.ENOSPC
 
 
+@pytest.mark.sqlite_only
 def test_an_approval_on_a_full_disk_leaves_the_story_byte_for_byte(
     maria: Path, stories: Path, small_disk: Path
 ) -> None:
@@ -325,7 +330,7 @@ def test_an_approval_on_a_full_disk_leaves_the_story_byte_for_byte(
     before = maria.read_bytes()
     fill(small_disk)
     try:
-        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        with pytest.raises(DatabaseError, match="database or disk is full"):
             service.approve("maria", opened.token, WHO)
         assert maria.read_bytes() == before
         assert service.index.get("maria") == opened and opened.status == "pending"

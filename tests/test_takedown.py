@@ -14,7 +14,7 @@ import pytest
 from flask import render_template
 
 from tests.conftest import TODAY
-from wall.db import PLAYLIST_MEMORY_SECONDS, Database
+from wall.db import PLAYLIST_MEMORY_SECONDS, Database, NeedsUpgrade
 from wall.takedown import HEARD_WITHIN_SECONDS, in_words, playlist_etag, takedown_report
 
 DAY = 86400.0
@@ -91,16 +91,18 @@ def test_an_older_database_gets_the_new_column_and_keeps_its_screens(tmp_path: P
             "INSERT INTO screens (name, playlist, last_seen) VALUES ('lobby', 'abc', 50.0)"
         )
     conn.close()
-    db = Database(path)
+    with pytest.raises(NeedsUpgrade, match="storywall db upgrade"):
+        Database(path)  # a server refuses it until the operator upgrades
+    db = Database(path, upgrade=True)
     [row] = db.screens_heard_since(0)
     assert row["name"] == "lobby" and row["playlist"] == "abc" and row["playlist_since"] is None
     beat(db, "lobby", "abc", now=100.0)
     assert db.screens_heard_since(0)[0]["playlist_since"] == 100.0
     db.close()
-    Database(path).close()  # opened again: nothing to add, nothing fails
+    Database(path).close()  # opened again: up to date, nothing fails
 
 
-def test_workers_starting_at_once_add_the_column_once(tmp_path: Path) -> None:
+def test_servers_upgrading_at_once_add_the_column_once(tmp_path: Path) -> None:
     path = tmp_path / "storywall.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE screens (name TEXT PRIMARY KEY, last_seen REAL NOT NULL)")
@@ -109,7 +111,7 @@ def test_workers_starting_at_once_add_the_column_once(tmp_path: Path) -> None:
 
     def open_it() -> None:
         try:
-            Database(path).close()
+            Database(path, upgrade=True).close()
         except BaseException as exc:  # reported below, in the test's own thread
             errors.append(exc)
 

@@ -104,6 +104,7 @@ def serve(
         format='time="%(asctime)s" level=%(levelname)s logger=%(name)s msg="%(message)s"',
     )
     settings = _settings(**obj, STORIES_DIR=str(stories) if stories else None)
+    _open_database(settings).close()  # made when new; an old one stops us here, saying why
     run_server(
         settings, host=host, port=port, workers=workers, threads=threads, worker_class=worker_class
     )
@@ -228,13 +229,34 @@ def _yaml_text(value: str) -> str:
 PASSWORD_MIN_CHARS = 12
 
 
+def _database_target(settings: Settings) -> str | Path:
+    from .db import DATABASE_FILE
+
+    return settings["DATABASE_URL"] or Path(str(settings["INSTANCE_PATH"])) / DATABASE_FILE
+
+
+def _open_database(settings: Settings, *, upgrade: bool = False):  # type: ignore[no-untyped-def]
+    """The wall's database; a clear one-line error when it is behind or cannot be reached."""
+    from .db import DATABASE_TROUBLE, Database, NeedsUpgrade
+
+    target = _database_target(settings)
+    try:
+        return Database(target, upgrade=upgrade)
+    except NeedsUpgrade as exc:
+        raise click.ClickException(str(exc)) from None
+    except DATABASE_TROUBLE as exc:
+        cause = getattr(exc, "orig", None) or exc
+        where = target if isinstance(target, Path) else "WALL_DATABASE_URL"
+        raise click.ClickException(f"cannot open the database ({where}): {cause}") from None
+
+
 def _instance(obj: dict) -> Path:
     return Path(str(_settings(**obj)["INSTANCE_PATH"]))  # absolute: load_settings makes it so
 
 
 def _database(obj: dict):  # type: ignore[no-untyped-def]
-    """The instance's database, created with its folder if need be: for commands that write."""
-    return Wall.from_settings(_settings(**obj)).db
+    """The wall's database, created (with its folder) if need be: for commands that write."""
+    return _open_database(_settings(**obj))
 
 
 def _existing_database(obj: dict, *, read_only: bool = True):  # type: ignore[no-untyped-def]
@@ -243,8 +265,16 @@ def _existing_database(obj: dict, *, read_only: bool = True):  # type: ignore[no
     A command run from the wrong folder must say so, not leave an empty
     instance folder there and report that nothing exists.
     """
-    from .db import DATABASE_FILE, Database
+    from .db import DATABASE_FILE, DATABASE_TROUBLE, Database, NeedsUpgrade
 
+    settings = _settings(**obj)
+    try:
+        if settings["DATABASE_URL"]:
+            return Database.existing(settings["DATABASE_URL"], read_only=read_only)
+    except FileNotFoundError:
+        return None
+    except (NeedsUpgrade, *DATABASE_TROUBLE) as exc:
+        raise click.ClickException(f"cannot use the database: {exc}") from None
     instance = _instance(obj)
     if not instance.is_dir():
         raise click.ClickException(
@@ -346,6 +376,8 @@ def user_list(obj: dict) -> None:
     """List the moderator accounts."""
     db = _existing_database(obj)
     rows = db.users() if db is not None else []
+    if db is not None:
+        db.close()
     if not rows:
         click.echo(
             f"no moderators yet in {_instance(obj)}; add one with `storywall user add NAME`",
@@ -369,9 +401,68 @@ def user_list(obj: dict) -> None:
 def user_remove(obj: dict, name: str) -> None:
     """Remove the moderator account NAME and sign it out everywhere."""
     db = _existing_database(obj, read_only=False)
-    if db is None or not db.remove_user(name):
+    removed = db is not None and db.remove_user(name)
+    if db is not None:
+        db.close()
+    if not removed:
         raise click.ClickException(f"there is no moderator called {name}")
     click.echo(f"removed moderator {name}")
+
+
+# -- the database's schema ---------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """See and upgrade the database's schema (SQLite, or WALL_DATABASE_URL)."""
+
+
+@db.command("status")
+@click.pass_obj
+def db_status(obj: dict) -> None:
+    """Say which schema revision the database is at; exit 1 when it needs an upgrade."""
+    from .db import DATABASE_TROUBLE, Database
+
+    settings = _settings(**obj)
+    try:
+        database = Database(_database_target(settings), mode="rw")
+        status = database.status()
+        database.close()
+    except FileNotFoundError:
+        raise click.ClickException("no database yet: `storywall serve` makes one") from None
+    except DATABASE_TROUBLE as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from None
+    click.echo(f"database:  {status['database']} ({status['engine']})")
+    click.echo(f"revision:  {status['revision'] or 'none (made before 0.2)'}")
+    click.echo(f"needed:    {status['head']}")
+    if not status["up_to_date"]:
+        click.echo("run `storywall db upgrade` (back the database up first)")
+        sys.exit(1)
+    click.echo("up to date")
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: dict) -> None:
+    """Bring the database's schema up to this release, keeping every row."""
+    from .db import DATABASE_TROUBLE, Database
+
+    settings = _settings(**obj)
+    try:
+        database = Database(_database_target(settings), mode="rw")
+    except FileNotFoundError:  # nothing to upgrade: made new, at this release's revision
+        database = _open_database(settings)
+        click.echo(f"made a new database at {database.where}, revision {database.revision()}")
+        database.close()
+        return
+    except DATABASE_TROUBLE as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from None
+    before, after = database.upgrade()
+    database.close()
+    if before == after:
+        click.echo(f"{database.where} is up to date (revision {after})")
+    else:
+        click.echo(f"upgraded {database.where} from {before or 'before 0.2'} to revision {after}")
 
 
 # -- notifications ---------------------------------------------------------------------------

@@ -548,7 +548,7 @@ class CustomerConsent:
                 commit=lambda _slug: record(),
             )
         finally:
-            self.index.refresh([story.slug])
+            self.moderation.written(story.slug)
 
     def _changed_since(
         self, story: Story, consented: Mapping[str, Any] | None

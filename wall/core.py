@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -43,6 +44,7 @@ class Wall:
         *,
         watch: str = "auto",
         rescan_every: float = 300.0,
+        poll_seconds: float = 1.0,
         max_pixels: int = 50_000_000,
         limits: StoryLimits = DEFAULT_LIMITS,
         customer_only: bool = False,
@@ -52,7 +54,10 @@ class Wall:
         thanks_daily_cap: int = 50,
         impact_stale_days: int = 90,
         screen_stale_seconds: float = 180.0,
+        database_url: str = "",
     ) -> None:
+        # Empty: SQLite in the instance folder, this server's alone.
+        self.database_url = database_url
         self.impact_stale_days = impact_stale_days
         self.screen_stale_seconds = screen_stale_seconds
         self.consent_terms = consent_terms or ConsentTerms()
@@ -67,8 +72,10 @@ class Wall:
         self.photos = PhotoCache(Path(instance_dir) / "renditions", max_pixels=max_pixels)
         self.watch = watch
         self.rescan_every = rescan_every
+        self.poll_seconds = poll_seconds
         self.watcher: StoryWatcher | None = None
         self._watching_pid: int | None = None
+        self._listening: tuple[int, threading.Event] | None = None
         self._loaded_pid: int | None = None
         self._guard = threading.Lock()
         # Whether this process still serves; gunicorn's worker tells us when it stops.
@@ -82,6 +89,7 @@ class Wall:
             Path(settings["INSTANCE_PATH"]),
             watch=str(settings["WATCH"]),
             rescan_every=float(settings["RESCAN_SECONDS"]),
+            poll_seconds=float(settings.get("POLL_SECONDS", 1.0)),
             max_pixels=int(settings["MAX_PHOTO_PIXELS"]),
             limits=settings.story_limits if isinstance(settings, Settings) else DEFAULT_LIMITS,
             customer_only=bool(settings.get("CONSENT_CUSTOMER_ONLY")),
@@ -97,12 +105,25 @@ class Wall:
             thanks_daily_cap=int(settings.get("THANKS_DAILY_CAP", 50)),
             impact_stale_days=int(settings.get("IMPACT_STALE_DAYS", 90)),
             screen_stale_seconds=float(settings.get("SCREEN_STALE_SECONDS", 180)),
+            database_url=str(settings.get("DATABASE_URL") or ""),
         )
 
     @cached_property
     def db(self) -> Database:
-        """The instance's database, opened (and created) on first use."""
-        return Database(self.instance_dir / DATABASE_FILE)
+        """The wall's database, opened (and, when new, made) on first use: PostgreSQL
+        shared by every server, or SQLite in this server's instance folder."""
+        return Database(self.database_url or self.instance_dir / DATABASE_FILE)
+
+    def session_secret(self) -> str:
+        """The key that signs sessions: made once and kept in the database, so every
+        worker and every server of the wall signs alike, and sessions survive restarts."""
+
+        def make() -> str:
+            # Where releases before 0.2 kept it: sessions signed with it stay valid.
+            old = self.instance_dir / "secret_key"
+            return old.read_text().strip() if old.is_file() else secrets.token_hex(32)
+
+        return self.db.shared_secret("session", make)
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -162,13 +183,15 @@ class Wall:
         self._loaded_pid = os.getpid()
 
     def ensure_watching(self) -> None:
-        """Start the watcher and the notification sender in this process, once.
+        """Start the watcher, the notification sender and (on PostgreSQL) the listener
+        for other servers' changes in this process, once.
 
         Threads do not survive fork: a gunicorn worker forked from a preloaded
         master has the master's index but no watcher, so it starts its own and
         rescans to catch what changed since the master read the folder.
         """
         self.ensure_sending()
+        self.ensure_listening()
         if self.watch == "off" or self._watching_pid == os.getpid():
             return
         with self._guard:
@@ -177,7 +200,10 @@ class Wall:
             if self._loaded_pid != os.getpid():
                 self.index.rescan()  # a forked worker: catch up with the disk
             self.watcher = StoryWatcher(
-                self.index, poll=self.watch == "poll", rescan_every=self.rescan_every
+                self.index,
+                poll=self.watch == "poll",
+                rescan_every=self.rescan_every,
+                poll_interval=self.poll_seconds,
             )
             self.watcher.start()
             self._watching_pid = os.getpid()
@@ -193,6 +219,27 @@ class Wall:
             self.notifier.start_sender()
             self._sending_pid = os.getpid()
 
+    def ensure_listening(self) -> None:
+        """With PostgreSQL, hear the stories other servers changed and re-read them at once.
+
+        A shared stories folder on a network share tells no server what another
+        wrote (inotify sees only local writes), so a polling watcher would leave
+        a withdrawal on screen until its next poll. One thread per process.
+        """
+        if not self.db.is_postgres or self.watch == "off":
+            return
+        with self._guard:
+            if self._listening is not None and self._listening[0] == os.getpid():
+                return
+            stop = threading.Event()
+            self._listening = (os.getpid(), stop)
+        threading.Thread(
+            target=self.db.listen_for_stories,
+            args=(self.index.refresh, self.index.rescan, stop),
+            name="storywall-listen",
+            daemon=True,
+        ).start()
+
     def catch_up(self) -> None:
         """Apply any change this process's watcher has noticed but not applied yet."""
         watcher = self.watcher
@@ -207,3 +254,6 @@ class Wall:
         if self._sending_pid == os.getpid():
             self.notifier.stop_sender()
         self._sending_pid = None
+        if self._listening is not None and self._listening[0] == os.getpid():
+            self._listening[1].set()
+        self._listening = None

@@ -12,11 +12,12 @@ undone and the error reaches the caller.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .db import Database
+from .db import DATABASE_TROUBLE, Database
 from .forms import EditMerge, edit_changes, merge_edit, timestamp
 from .frontmatter import DELETE, same_body
 from .index import StoryIndex
@@ -36,6 +37,8 @@ from .storage import (
     update_story,
 )
 from .stories import PLACES, SLUG_RE, Problem, Story
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHANGED",
@@ -144,7 +147,7 @@ class Moderation:
                 who, "submitted", slug, f"{front.get('name')}, {front.get('company')}"
             ),
         )
-        self.index.refresh([story.slug])
+        self.written(story.slug)
         if story.meta.get("held") is not True:  # held over the daily cap: not worth a ping
             kind = "thanks-submitted" if story.kind == "thank-you" else "submitted"
             self.notifier.publish(kind, story)
@@ -262,7 +265,7 @@ class Moderation:
                 raise
             raise EditConflict(merge_edit(base, values, disk), disk) from None
         finally:
-            self.index.refresh([slug, new_slug])
+            self.written(slug, new_slug)
         written = self.index.get(new_slug) or written
         return Done(written, "saved" if records else "unchanged")
 
@@ -284,10 +287,20 @@ class Moderation:
                 commit=lambda s: self.db.audit(who, "deleted", s, f"{story.name}; {where}"),
             )
         finally:
-            self.index.refresh([slug])
+            self.written(slug)
         return story
 
     # -- the steps every change shares -------------------------------------------------------
+
+    def written(self, *slugs: str | None) -> None:
+        """Re-read the stories this process just wrote, and tell the wall's other servers
+        to re-read them too, at once rather than at their next poll."""
+        wrote = [slug for slug in slugs if slug]
+        self.index.refresh(wrote)
+        try:
+            self.db.announce_stories(wrote)
+        except DATABASE_TROUBLE as exc:  # the others' watchers still find it, later
+            log.warning("could not tell the other servers about %s: %s", wrote, exc)
 
     def where_it_would_show(self, story: Story) -> dict[str, str | None]:
         """Per place, why an approved copy of this story would still be hidden (None: shown)."""
@@ -321,7 +334,7 @@ class Moderation:
                 commit=lambda s: self.db.audit(who, label, s, detail),
             )
         finally:
-            self.index.refresh([slug])
+            self.written(slug)
         self.notifier.publish(action, self.index.get(slug) or written, reason=detail)
         return Done(self.index.get(slug) or written, label)
 

@@ -145,6 +145,16 @@ def _url(value: Any) -> str:
     return text
 
 
+def _database_url(value: Any) -> str:
+    text = _text(value).strip()
+    if text and not re.match(r"^postgres(ql)?(\+psycopg)?://", text):
+        raise ValueError(
+            "must be a PostgreSQL URL like postgresql://wall:password@db.example.com/wall "
+            "(leave it empty for SQLite in the instance folder)"
+        )
+    return text
+
+
 def _url_list(value: Any) -> tuple[str, ...]:
     """Webhook addresses: a list, or text separated by commas or spaces."""
     if isinstance(value, str):  # a JSON list in WALL_WEBHOOK_URLS arrives decoded already
@@ -183,6 +193,8 @@ class Setting:
     default: Any
     help: str
     parse: Parse = _text
+    # A value that may hold a password is never repeated in an error message.
+    secret: bool = False
 
     @property
     def env(self) -> str:
@@ -194,19 +206,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "INSTANCE_PATH",
         "instance",
-        "Folder for operational data: SQLite, photo renditions, secret key, config.toml.",
+        "Folder for this server's own data: SQLite, photo renditions, config.toml.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "PostgreSQL URL (postgresql://user:password@host/db) shared by several servers of "
+        "one wall; empty: SQLite in the instance folder. See docs/deploy.md.",
+        _database_url,
+        secret=True,
     ),
     Setting("SITE_NAME", "Story Wall", "Name shown in page titles and the intranet header."),
     Setting(
         "SECRET_KEY",
         None,
-        "Signs session cookies. When unset, one is generated into the instance folder.",
+        "Signs session cookies. When unset, one is made once and kept in the database, "
+        "so every worker and every server of the wall shares it.",
     ),
     Setting(
         "WATCH",
         "auto",
         "How to notice changes: auto (inotify, else polling), poll, or off.",
         _choice("auto", "poll", "off"),
+    ),
+    Setting(
+        "POLL_SECONDS",
+        1,
+        "With WATCH=poll, how often to look for changed files. On a network share each "
+        "look lists every file; with a database URL, changes made through any server "
+        "reach every server at once anyway.",
+        _number(0.2, 3600, whole=False),
     ),
     Setting(
         "RESCAN_SECONDS",
@@ -551,6 +580,8 @@ def parse_settings(raw: Mapping[str, Any], sources: Mapping[str, str] | None = N
         except ValueError as exc:
             where = sources.get(name, setting.env)
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            if setting.secret:
+                shown = "the value given (not repeated here: it may hold a password)"
             errors.append(f"{where}: {exc}, not {shown}")
     if not errors:
         low, high = values["SLIDE_MIN_SECONDS"], values["SLIDE_MAX_SECONDS"]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
-import secrets
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 
 from ..accounts import Accounts
 from ..core import Wall
-from ..db import Database
+from ..db import DATABASE_TROUBLE, Database
+from ..db import is_disk_full as db_is_disk_full
+from ..db import is_unavailable as db_is_unavailable
 from ..moderation import Moderation
 from ..settings import Settings, load_settings
 from .cards import tag_label, to_line
@@ -29,6 +28,11 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 DISK_FULL = "The server's disk is full; nothing was saved. Tell the wall's operator."
+DATABASE_AWAY = (
+    "The wall's database is not answering, so nothing was saved. The wall itself keeps "
+    "showing stories. Try again in a minute; if it lasts, tell the wall's operator."
+)
+
 
 # Scripts and styles come only from our own origin; style attributes are
 # allowed because a photo's focal point is set per picture.
@@ -66,32 +70,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Werkzeug refuses a bigger body before reading it: a 413, never a full disk.
         app.config["MAX_CONTENT_LENGTH"] = int(float(settings["MAX_UPLOAD_MB"]) * 1024 * 1024)
     instance.mkdir(parents=True, exist_ok=True)
-    if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _instance_secret(instance)
     init_app(app, settings)
     return app
-
-
-def _instance_secret(instance: Path) -> str:
-    """A secret shared by every worker and kept across restarts, so sessions survive."""
-    path = instance / "secret_key"
-    if not path.exists():
-        tmp = instance / f".secret_key.{os.getpid()}"
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # atomic: of two processes starting at once, one key wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     wall = Wall.from_settings(settings)
     wall.load()
-    wall.db  # noqa: B018 -- opened now, before any request thread could race to open it
+    # Opened now, before any request thread could race to open it.
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = wall.session_secret()
+    else:
+        wall.db  # noqa: B018
     app.extensions["storywall"] = wall
     app.add_template_filter(tag_label, "tag_label")
     app.add_template_filter(to_line, "to_line")
@@ -145,7 +135,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         ), 413
 
     app.register_error_handler(OSError, disk_full)
-    app.register_error_handler(sqlite3.OperationalError, disk_full)
+    for trouble in DATABASE_TROUBLE:
+        app.register_error_handler(trouble, database_trouble)
 
     @app.errorhandler(NotFound)
     def not_found(error: NotFound):  # type: ignore[no-untyped-def]
@@ -191,14 +182,34 @@ def disk_full(error: Exception):  # type: ignore[no-untyped-def]
     ), 507
 
 
+def database_trouble(error: Exception):  # type: ignore[no-untyped-def]
+    """A full disk under SQLite, or PostgreSQL away: say so plainly, not a bare 500.
+
+    What the index serves (the intranet, kiosks' playlists) never gets here:
+    only what needs the database (moderation, sign-in, forms) waits for it.
+    """
+    if is_disk_full(error):
+        return disk_full(error)
+    if not db_is_unavailable(error):
+        raise error
+    log.error("database unavailable: %s %s: %s", request.method, request.path, error)
+    headers = {"Retry-After": "30"}
+    if request.path.startswith("/api/"):
+        return jsonify(error="database unavailable", message=DATABASE_AWAY), 503, headers
+    return (
+        render_template(
+            "error.html", code=503, title="Moderation is paused for a moment", message=DATABASE_AWAY
+        ),
+        503,
+        headers,
+    )
+
+
 def is_disk_full(error: BaseException) -> bool:
     """Whether `error` is a write refused for want of space (or of quota)."""
     if isinstance(error, OSError):
         return error.errno in (errno.ENOSPC, errno.EDQUOT)
-    if isinstance(error, sqlite3.OperationalError):
-        code = getattr(error, "sqlite_errorcode", None)
-        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(error)
-    return False
+    return db_is_disk_full(error)
 
 
 def get_wall() -> Wall:

@@ -25,6 +25,7 @@ from flask import (
 )
 
 from .. import moderation as mod
+from ..db import DATABASE_TROUBLE
 from ..forms import (
     EDIT_KEYS,
     apply_choices,
@@ -60,7 +61,10 @@ def private(response):  # type: ignore[no-untyped-def]
 
 @bp.app_context_processor
 def moderation_nav() -> dict[str, Any]:
-    moderator = current_moderator()
+    try:
+        moderator = current_moderator()
+    except DATABASE_TROUBLE:  # the database is away: every page but the admin's goes on
+        moderator = None
     return {
         "moderator": moderator,
         "pending_count": len(get_wall().thanks.queue()) if moderator else 0,

@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from ..rotation import boosted, cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from ..takedown import playlist_etag
-from . import csrf, get_db, get_wall, today
+from . import DATABASE_TROUBLE, csrf, get_db, get_wall, today
 from .auth import client_address, current_moderator
 from .cache import app_cache
 from .cards import story_json
@@ -102,7 +101,7 @@ def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
     # What it holds, for takedown reports: a kiosk's heartbeat names only the ETag.
     try:
         get_db().remember_playlist(etag, order)
-    except sqlite3.Error:  # a full or locked database must not keep the screens waiting
+    except DATABASE_TROUBLE:  # a full, locked or absent database must not keep screens waiting
         log.exception("could not remember playlist %s", etag)
     # Compressed once per version, not per request: a 1,000-story playlist
     # shrinks about tenfold, and hundreds of screens fetch the same bytes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -9,12 +10,15 @@ import time
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 
+from ..db import DATABASE_TROUBLE
 from ..stories import Story
 from ..teams import of_team
 from . import get_db, get_wall, today
 from .cache import app_cache
 from .cards import photo_sources, portrait, share_card, tag_label
 from .renditions import send_rendition
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("intranet", __name__)
 
@@ -114,12 +118,17 @@ def _grid(version: int, stories: list[Story]) -> Markup:
     )
 
 
-def impact_line() -> dict[str, int]:
+def impact_line() -> dict[str, int] | None:
     """This quarter's four numbers, worked out at most once a minute per worker and
-    version: every intranet page shows them, and they walk every story."""
+    version: every intranet page shows them, and they walk every story. None while
+    the database is away: the wall goes on without its line."""
     wall = get_wall()
     key = (wall.index.version, today(), int(time.time() // 60))
-    return app_cache("storywall.impact_line", 4).get_or_build(key, wall.impact.line)
+    try:
+        return app_cache("storywall.impact_line", 4).get_or_build(key, wall.impact.line)
+    except DATABASE_TROUBLE as exc:
+        log.warning("impact line left out: %s", exc)
+        return None
 
 
 @bp.get("/stories/<slug>")
@@ -128,7 +137,11 @@ def story(slug: str):
     found = get_wall().index.get(slug)
     if found is None or not get_wall().index.is_visible(found, "intranet", today()):
         abort(404)
-    shown, screens = get_db().display_counts(slug)
+    try:
+        shown, screens = get_db().display_counts(slug)
+    except DATABASE_TROUBLE as exc:  # the story is worth more than its count
+        log.warning("display counts left out: %s", exc)
+        shown, screens = 0, 0
     return render_template(
         "story.html",
         story=found,

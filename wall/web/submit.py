@@ -32,6 +32,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..db import DatabaseError
+from ..db import is_unavailable as db_is_unavailable
 from ..files import write_atomic
 from ..forms import read_submission, submission_front_matter
 from ..moderation import InvalidStory
@@ -39,7 +41,16 @@ from ..photos import PhotoError, prepare_upload
 from ..portraits import portrait_colors
 from ..settings import DEFAULTS
 from ..stories import QUOTE_MAX_CHARS, SLUG_RE, initials_of
-from . import DISK_FULL, disk_full, get_moderation, get_wall, is_disk_full, today
+from . import (
+    DATABASE_AWAY,
+    DISK_FULL,
+    database_trouble,
+    disk_full,
+    get_moderation,
+    get_wall,
+    is_disk_full,
+    today,
+)
 from .auth import current_user, refused_without_token, within_rate
 from .kiosk import qr_svg
 
@@ -281,17 +292,30 @@ def expired(error: CSRFError):  # type: ignore[no-untyped-def]
 
 
 @bp.errorhandler(OSError)
+@bp.errorhandler(DatabaseError)
 @bp.errorhandler(sqlite3.OperationalError)
-def disk_full_while_sending(error: Exception):  # type: ignore[no-untyped-def]
-    """The disk is full: show the form again with everything typed, and say so."""
-    if not is_disk_full(error) or request.endpoint != "submit.send":
-        return disk_full(error)  # the app's answer (or its 500)
-    log.error("disk full: %s %s: %s", request.method, request.path, error)
+def nothing_saved_while_sending(error: Exception):  # type: ignore[no-untyped-def]
+    """The disk is full or the database away: show the form again with everything
+    typed, and say so."""
+    full, away = is_disk_full(error), db_is_unavailable(error)
+    if not (full or away) or request.endpoint != "submit.send":
+        return disk_full(error) if isinstance(error, OSError) else database_trouble(error)
+    log.error(
+        "%s: %s %s: %s",
+        "disk full" if full else "database unavailable",
+        request.method,
+        request.path,
+        error,
+    )
     values = form_values()
     kept = g.get("photo_token") or values.pop("photo_token", "")
-    notice = f"{DISK_FULL} Everything you typed is still here: try sending it again later."
+    why = DISK_FULL if full else DATABASE_AWAY
+    notice = f"{why} Everything you typed is still here: try sending it again later."
     return render_form(
-        values, photo_token=kept if stash_path(kept) else None, status=507, notice=notice
+        values,
+        photo_token=kept if stash_path(kept) else None,
+        status=507 if full else 503,
+        notice=notice,
     )
 
 
