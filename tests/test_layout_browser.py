@@ -202,8 +202,10 @@ def test_the_tag_strip_fades_at_the_edge_it_scrolls_to(open_page, wall: Wall) ->
     strip.evaluate(
         "(s) => { s.scrollLeft = 0; [...s.children].slice(2).forEach((t) => t.remove()); }"
     )
-    page.wait_for_function(
-        "(s) => parseFloat(getComputedStyle(s).getPropertyValue('--fade-end')) === 0",
+    page.wait_for_function(  # the styles follow at the next frame
+        "(s) => { const c = getComputedStyle(s);"
+        " return !parseFloat(c.getPropertyValue('--fade-start'))"
+        " && !parseFloat(c.getPropertyValue('--fade-end')); }",
         arg=strip.element_handle(),
     )
     edges = strip.evaluate(EDGES)
