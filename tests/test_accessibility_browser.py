@@ -1,10 +1,12 @@
-"""Every page people use, checked by axe-core for WCAG 2.2 A and AA, at phone and desk widths.
+"""Every page people use, checked by axe-core for WCAG 2.2 A and AA, at phone and desk widths,
+light and dark.
 
 A real `storywall serve` over a copy of the sample stories, a real Chromium,
 a signed-in moderator for the admin; axe-core comes bundled with
-axe-playwright-python, so nothing is fetched. A failure lists each rule, its
-impact and the elements that break it. The skip link is checked by hand: axe
-cannot press Tab.
+axe-playwright-python, so nothing is fetched. Each page is checked again as a
+device set to dark mode sees it (`prefers-color-scheme: dark`), contrast and
+all. A failure lists each rule, its impact and the elements that break it.
+The skip link is checked by hand: axe cannot press Tab.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 SAMPLES = Path(__file__).resolve().parent.parent / "stories"
 STORY = "maria-alvarez"
 NO_ALT = "noor-haddad"
-WIDTHS = (390, 1280)
+# Width and colour scheme: every axe check runs in each.
+LOOKS = {
+    "390px": (390, "light"),
+    "1280px": (1280, "light"),
+    "390px-dark": (390, "dark"),
+    "1280px-dark": (1280, "dark"),
+}
+# Checks of behaviour, not of colour, run in the light ones only.
+LIGHT = [name for name, (_, scheme) in LOOKS.items() if scheme == "light"]
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 PUBLIC = {
@@ -89,18 +99,20 @@ def moderator(wall: Wall, browser) -> dict:  # type: ignore[no-untyped-def]
     return state
 
 
-@pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
+@pytest.fixture(params=list(LOOKS))
 def page(request, browser) -> Iterator:  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    width, scheme = LOOKS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     yield page
     context.close()
 
 
-@pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
+@pytest.fixture(params=list(LOOKS))
 def admin(request, browser, moderator: dict) -> Iterator:  # type: ignore[no-untyped-def]
+    width, scheme = LOOKS[request.param]
     context = browser.new_context(
-        viewport={"width": request.param, "height": 900}, storage_state=moderator
+        viewport={"width": width, "height": 900}, color_scheme=scheme, storage_state=moderator
     )
     page = context.new_page()
     yield page
@@ -233,6 +245,7 @@ FORMS = {
 }
 
 
+@pytest.mark.parametrize("page", LIGHT, indirect=True)
 @pytest.mark.parametrize("form", FORMS)
 def test_errors_are_announced_and_linked_to_their_fields(page, wall: Wall, form: str) -> None:
     path = f"/consent/{wall.consent_link}" if form == "consent" else form  # type: ignore[attr-defined]
@@ -255,6 +268,7 @@ FOCUSED = """() => {
 }"""
 
 
+@pytest.mark.parametrize("admin", LIGHT, indirect=True)
 @pytest.mark.parametrize("path", [*PUBLIC.values(), *ADMIN.values()])
 def test_focus_is_visible_on_every_stop(admin, wall: Wall, path: str) -> None:
     """Tab through the page: every element that takes focus shows that it has it."""
@@ -311,6 +325,7 @@ def test_the_story_form_can_be_sent_with_the_keyboard_alone(browser, wall: Wall)
         context.close()
 
 
+@pytest.mark.parametrize("admin", LIGHT, indirect=True)
 @pytest.mark.parametrize("path", ["/admin/", "/admin/stories", f"/admin/stories/{NO_ALT}"])
 def test_admin_flags_a_photo_without_a_description(admin, wall: Wall, path: str) -> None:
     admin.goto(wall.url + path)
@@ -319,6 +334,7 @@ def test_admin_flags_a_photo_without_a_description(admin, wall: Wall, path: str)
     assert "photo description" in flag.inner_text().lower() or "Missing" in flag.inner_text()
 
 
+@pytest.mark.parametrize("page", LIGHT, indirect=True)
 def test_skip_link_is_first_and_moves_focus_to_main(page, wall: Wall) -> None:
     page.goto(f"{wall.url}/")
     page.keyboard.press("Tab")

@@ -1,4 +1,4 @@
-"""How the admin pages show times, durations, paths and values from story files."""
+"""How pages show headlines, and how the admin pages show times, durations, paths and values."""
 
 from __future__ import annotations
 
@@ -50,6 +50,23 @@ def shown_value(value: Any) -> str:
     return text if len(text) <= SHOWN_MAX_CHARS else text[: SHOWN_MAX_CHARS - 1] + "…"
 
 
+# Two words this short fit on one line of the narrowest phone at headline size.
+KEPT_PAIR_CHARS = 16
+
+
+def keep_last_words(text: str) -> str:
+    """Join a headline's last two words with a no-break space: no word alone on its last line.
+
+    `text-wrap: balance` does this where the browser knows it; this is the
+    fallback. A long pair is left alone, so it still fits a phone.
+    """
+    words = text.split()
+    if len(words) < 2 or len(words[-2]) + len(words[-1]) + 1 > KEPT_PAIR_CHARS:
+        return text
+    return " ".join([*words[:-2], f"{words[-2]}\u00a0{words[-1]}"])
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(keep_last_words, "keep_last_words")
     app.add_template_filter(when, "when")
     app.add_template_filter(shown_value, "shown")
