@@ -4,9 +4,12 @@
  * stays opaque underneath while the incoming one fades in, so there is never
  * a black or half-painted frame.
  */
-import { body, state } from "./state.js";
+import { state } from "./state.js";
 
 const PHOTO_TIMEOUT_MS = 10000;  // a photo that never arrives must not stop the wall
+// Every slide asks for its screen's rendition: the screens' sizes (wall/photos.py) are
+// the photo fitted to a whole screen, which covers any slide's photo on it.
+const SCREEN = "(orientation: portrait) 100vh, 100vw";
 const MIN_FIT = 0.3, TIGHT_FIT = 0.1;
 
 export const slides = Array.prototype.slice.call(document.querySelectorAll(".slide"));
@@ -105,8 +108,7 @@ export function render(slide, story) {
   if (story.photo) {
     img.alt = story.photo.alt;
     img.style.objectPosition = story.photo.position;
-    img.sizes = slide.classList.contains("is-thanks") ? "(orientation: portrait) 36vh, 30vw"
-      : body.classList.contains("is-portrait") ? "100vw" : "46vw";
+    img.sizes = SCREEN;
     if (img.getAttribute("srcset") !== story.photo.webp) {
       img.srcset = story.photo.webp;
       img.src = story.photo.src;
