@@ -28,6 +28,7 @@ from .photos import PhotoCache
 from .settings import Settings
 from .teams import Team
 from .thanks import ThankYous
+from .warming import PhotoWarmer
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,11 @@ class Wall:
             clock=lambda: self.db.clock(),
         )
 
+    @cached_property
+    def warming(self) -> PhotoWarmer:
+        """Makes every story photo's renditions in the background, before a screen asks."""
+        return PhotoWarmer(self.index, self.photos)
+
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")
         self._loaded_pid = os.getpid()
@@ -180,6 +186,7 @@ class Wall:
                 self.index, poll=self.watch == "poll", rescan_every=self.rescan_every
             )
             self.watcher.start()
+            self.warming.start()
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 
@@ -203,6 +210,7 @@ class Wall:
         self._stopped = True
         if self.watcher is not None and self._watching_pid == os.getpid():
             self.watcher.stop()
+            self.warming.stop()
         self._watching_pid = None
         if self._sending_pid == os.getpid():
             self.notifier.stop_sender()
