@@ -231,7 +231,7 @@ def test_a_big_jpeg_is_shrunk_by_its_decoder_and_still_upright(
 
 # Upright photo size → the upright size of each rendition, 480, 960, 1920 and 3840, worked out
 # by hand: 480 and 960 by width (at most twice as tall); 1920 and 3840 to a 1080p and a 4K
-# screen turned to the photo (1920×1080 or 1080×1920; 3840×2160 or 2160×3840).
+# screen turned to the photo (1920x1080 or 1080x1920; 3840x2160 or 2160x3840).
 EXPECTED_SIZES = {
     "landscape 12 MP": ((4032, 3024), [(480, 360), (960, 720), (1440, 1080), (2880, 2160)]),
     "portrait 12 MP": ((3024, 4032), [(480, 640), (960, 1280), (1080, 1440), (2160, 2880)]),
@@ -267,10 +267,10 @@ def test_no_rendition_is_bigger_than_the_largest_screen_or_the_photo() -> None:
 def test_a_portrait_phone_photo_fits_every_screen_and_is_shrunk_by_its_decoder(
     cache, photo_file, monkeypatch, orientation
 ) -> None:
-    """12 MP, held upright: stored 4000×3000 with orientation 6 or 8, or upright as it is.
+    """12 MP, held upright: stored 4000x3000 with orientation 6 or 8, or upright as it is.
 
-    A 1080p screen's rendition is 1080×1440, so the decoder can decode at half size; before,
-    1920 wide (1920×2560) needed more than half of the stored rows and all 12 MP were decoded.
+    A 1080p screen's rendition is 1080x1440, so the decoder can decode at half size; before,
+    1920 wide (1920x2560) needed more than half of the stored rows and all 12 MP were decoded.
     """
     drafts = []
     real_draft = JpegImagePlugin.JpegImageFile.draft
@@ -725,7 +725,7 @@ def test_an_edited_photo_gets_a_new_url_and_rendition(cache, photo_file) -> None
 def test_prepare_makes_every_size_and_format_once_and_records_it(cache, photo_file) -> None:
     path = photo_file(encoded(upright_picture((2000, 1000)), "JPEG"))
     assert cache.preparation(path) is None
-    assert cache.prepare(path) == 8  # 480, 960, 1920 (1920×960) and, for 3840, the photo's own
+    assert cache.prepare(path) == 8  # 480, 960, 1920 (1920x960) and, for 3840, the photo's own
     assert cache.preparation(path) == ""
     assert cache.prepare(path) == 0
     expected = {480: (480, 240), 960: (960, 480), 1920: (1920, 960), 3840: (2000, 1000)}

@@ -30,7 +30,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # are for the intranet's cards and pages, which size a photo by its width:
 # they are that wide, and at most twice as tall. 1920 and 3840 are for
 # screens: the photo fitted to a 1080p or a 4K screen in its own orientation
-# (1920×1080 or 1080×1920; 3840×2160 or 2160×3840). A slide never shows a
+# (1920x1080 or 1080x1920; 3840x2160 or 2160x3840). A slide never shows a
 # photo bigger than its screen, and the kiosk asks for its screen's size
 # (static/kiosk/slides.js), so a portrait photo is no longer made taller
 # than any screen, and its decoder can shrink it by half (DCT scaling).
