@@ -265,7 +265,7 @@ class _Decoded:
     orientation: int
 
 
-# The upright size a photo of this upright size is wanted at.
+# Given a photo's upright size, the upright size it is wanted at.
 Fit = Callable[[tuple[int, int]], tuple[int, int]]
 
 
