@@ -823,6 +823,35 @@ def test_two_threads_asking_at_once_make_one_encode(cache, photo_file, monkeypat
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_request_never_waits_behind_background_preparation(cache, photo_file, monkeypatch):
+    """The warmer runs at a low priority: a request must not queue behind its encode."""
+    path = photo_file(encoded(upright_picture((1600, 1200)), "JPEG"))
+    real_encode = photos.encode
+    encoding, release = threading.Event(), threading.Event()
+
+    def held_in_the_background(image: Image.Image, fmt: str) -> bytes:
+        if threading.current_thread().name == "preparer":
+            encoding.set()
+            assert release.wait(30)
+        return real_encode(image, fmt)
+
+    monkeypatch.setattr(photos, "encode", held_in_the_background)
+    preparer = threading.Thread(target=cache.prepare, args=(path,), name="preparer")
+    preparer.start()
+    try:
+        assert encoding.wait(30)  # preparing the 480 rendition, and held there
+        answered: list[Path] = []
+        asker = threading.Thread(target=lambda: answered.append(cache.rendition(path, 480, "webp")))
+        asker.start()
+        asker.join(30)
+        assert answered and answered[0].is_file(), "the request waited for the background"
+    finally:
+        release.set()
+        preparer.join(30)
+    assert cache.preparation(path) == ""
+    assert cache.made == 8  # each file written once: the preparer's own 480 WebP was dropped
+
+
 # A worker process of its own: it says it is ready, waits for the go, asks for the rendition.
 WORKER = """
 import sys, time

@@ -567,21 +567,26 @@ class PhotoCache:
     def prepare(self, source: Path) -> int:
         """Make every missing rendition of `source`, then record it as prepared; how many were made.
 
-        The smaller sizes first: they are the quickest, and between them
-        serve the intranet and the usual 1080p screen. A photo that cannot
-        be shown is recorded too, with the reason, and raises PhotoError.
+        For background work: each rendition is encoded before its lock is
+        taken, so that a request for it never waits behind this work (at
+        worst both make it once), while a second preparer of the same photo,
+        in any process, waits for the first and finds it done. The smaller
+        sizes first: the quickest, and between them they serve the intranet
+        and the usual 1080p screen. A photo that cannot be shown is recorded
+        too, with the reason, and raises PhotoError.
         """
         marker = self._marker(source)
-        before = self.made
-        try:
-            for size in SIZES:
-                self._renditions(source, size, FORMATS)
-        except PhotoError as exc:
-            if not exc.transient:
-                self._record(marker, str(exc))
-            raise
-        self._record(marker, "")
-        return self.made - before
+        with self._exclusive(marker.parent, marker.name):
+            before = self.made
+            try:
+                for size in SIZES:
+                    self._renditions(source, size, FORMATS, background=True)
+            except PhotoError as exc:
+                if not exc.transient:
+                    self._record(marker, str(exc))
+                raise
+            self._record(marker, "")
+            return self.made - before
 
     @staticmethod
     def _record(marker: Path, outcome: str) -> None:
@@ -604,7 +609,9 @@ class PhotoCache:
         name = hashlib.blake2b(key, digest_size=16).hexdigest()
         return self.folder / f"v{RENDITION_VERSION}" / "prepared" / name[:2] / name
 
-    def _renditions(self, source: Path, size: int, fmts: tuple[str, ...]) -> list[Path]:
+    def _renditions(
+        self, source: Path, size: int, fmts: tuple[str, ...], *, background: bool = False
+    ) -> list[Path]:
         digest = self._hash(source)
         targets = [self.path_for(digest, size, fmt) for fmt in fmts]
         if all(target.exists() for target in targets):
@@ -616,9 +623,9 @@ class PhotoCache:
                 upright = _upright_size(image)
             if rendition_size(upright, size) == upright:
                 # Never enlarged: every size the photo fits is the photo at its own size.
-                fulls = self._make(source, digest, None, fmts)
+                fulls = self._make(source, digest, None, fmts, background=background)
                 return [self._link(f, t) for f, t in zip(fulls, targets, strict=True)]
-            return self._make(source, digest, size, fmts)
+            return self._make(source, digest, size, fmts, background=background)
         except PhotoError as exc:
             if not exc.transient:
                 with self._guard:
@@ -628,18 +635,33 @@ class PhotoCache:
             raise
 
     def _make(
-        self, source: Path, digest: str, size: int | None, fmts: tuple[str, ...]
+        self,
+        source: Path,
+        digest: str,
+        size: int | None,
+        fmts: tuple[str, ...],
+        *,
+        background: bool = False,
     ) -> list[Path]:
         targets = [self.path_for(digest, size, fmt) for fmt in fmts]
+        fit = None if size is None else functools.partial(rendition_size, size=size)
+        encoded: dict[str, bytes] = {}
+        if background:
+            wanted = [fmt for fmt, t in zip(fmts, targets, strict=True) if not t.exists()]
+            if wanted:
+                image = _render(source, fit, self.max_pixels)
+                encoded = {fmt: _decoding(encode, image, fmt) for fmt in wanted}
+                del image
         with self._exclusive(targets[0].parent, targets[0].stem):
             missing = [(fmt, t) for fmt, t in zip(fmts, targets, strict=True) if not t.exists()]
-            if missing:
-                fit = None if size is None else functools.partial(rendition_size, size=size)
+            if any(fmt not in encoded for fmt, _ in missing):
                 image = _render(source, fit, self.max_pixels)
-                for fmt, target in missing:
-                    write_atomic(target, _decoding(encode, image, fmt))
-                    with self._guard:
-                        self.made += 1
+                for fmt, _ in missing:
+                    encoded.setdefault(fmt, _decoding(encode, image, fmt))
+            for fmt, target in missing:
+                write_atomic(target, encoded[fmt])
+                with self._guard:
+                    self.made += 1
         return targets
 
     @staticmethod
