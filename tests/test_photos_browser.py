@@ -6,12 +6,14 @@ Two 12 MP phone photos, one held upright (stored sideways, EXIF orientation
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
 from tests.browser import MORNING, Kiosk, Wall
+from wall.photos import PhotoCache
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +24,7 @@ PHOTO_REPORT = """() => {
   const img = slide.querySelector('.slide-img');
   const box = slide.querySelector('.slide-photo').getBoundingClientRect();
   return {slug: document.body.dataset.current, src: img.currentSrc,
+          shown: !slide.classList.contains('no-photo'),
           natural: [img.naturalWidth, img.naturalHeight], box: [box.width, box.height],
           ratio: devicePixelRatio};
 }"""
@@ -53,8 +56,14 @@ def phones(tmp_path_factory) -> Iterator[Wall]:
             wall.stories / slug / "photo.jpg", "JPEG", quality=85, exif=picture.info["exif"]
         )
         wall.story(slug, hue=None, photo="photo.jpg", name=slug.title(), tags=["phones"])
-    wall.config('[screens.tall]\ntags = ["phones"]\norientation = "portrait"\n')
+    wall.config('[screens.tall]\ntags = ["phones"]\norientation = "portrait"\ninterval = 20\n')
     wall.serve()
+    # As a hallway would have it: the server prepares the renditions before any screen asks.
+    cache, deadline = PhotoCache(wall.instance / "renditions"), time.monotonic() + 120
+    for photo in wall.stories.absolute().glob("*/photo.jpg"):
+        while cache.preparation(photo) != "":
+            assert time.monotonic() < deadline, f"{photo} was never prepared"
+            time.sleep(0.05)
     yield wall
     wall.stop()
 
@@ -86,6 +95,7 @@ def test_the_kiosk_fetches_its_screens_rendition_and_never_enlarges_it(
         kiosk.close()
     assert set(seen) == {"held-upright", "held-sideways"}
     for slug, report in seen.items():
+        assert report["shown"], (slug, "shown without its photo", report)
         assert report["src"].endswith(f"/{wanted}.webp"), (slug, report)
         natural, box = report["natural"], report["box"]
         upright = slug == "held-upright"
