@@ -227,6 +227,82 @@ def test_a_big_jpeg_is_shrunk_by_its_decoder_and_still_upright(
     assert min(decoded) >= 480  # but never below what the rendition needs
 
 
+# -- sizes: each rendition fits a box -----------------------------------------------------------
+
+# Upright photo size → the upright size of each rendition, 480, 960, 1920 and 3840, worked out
+# by hand: 480 and 960 by width (at most twice as tall); 1920 and 3840 to a 1080p and a 4K
+# screen turned to the photo (1920x1080 or 1080x1920; 3840x2160 or 2160x3840).
+EXPECTED_SIZES = {
+    "landscape 12 MP": ((4032, 3024), [(480, 360), (960, 720), (1440, 1080), (2880, 2160)]),
+    "portrait 12 MP": ((3024, 4032), [(480, 640), (960, 1280), (1080, 1440), (2160, 2880)]),
+    "square": ((3000, 3000), [(480, 480), (960, 960), (1080, 1080), (2160, 2160)]),
+    "16:9 video still": ((5120, 2880), [(480, 270), (960, 540), (1920, 1080), (3840, 2160)]),
+    "9:16 phone screenshot": ((2160, 3840), [(480, 853), (960, 1707), (1080, 1920), (2160, 3840)]),
+    "panorama": ((12000, 2000), [(480, 80), (960, 160), (1920, 320), (3840, 640)]),
+    "a tall strip": ((1000, 20000), [(48, 960), (96, 1920), (96, 1920), (192, 3840)]),
+    "small": ((800, 600), [(480, 360), (800, 600), (800, 600), (800, 600)]),
+    "small portrait": ((600, 800), [(480, 640), (600, 800), (600, 800), (600, 800)]),
+    "tiny": ((40, 30), [(40, 30)] * 4),
+}
+
+
+@pytest.mark.parametrize("case", EXPECTED_SIZES)
+def test_each_rendition_fits_its_box(case) -> None:
+    upright, expected = EXPECTED_SIZES[case]
+    assert [photos.rendition_size(upright, size) for size in photos.SIZES] == expected
+
+
+def test_no_rendition_is_bigger_than_the_largest_screen_or_the_photo() -> None:
+    for w, h in itertools.product((1, 7, 333, 1080, 2161, 3024, 4032, 8000, 50000), repeat=2):
+        for size in (*photos.SIZES, photos.SHARE_WIDTH):
+            rw, rh = photos.rendition_size((w, h), size)
+            assert 1 <= rw <= w and 1 <= rh <= h, ((w, h), size)
+            assert (rw <= 3840 and rh <= 2160) or (rw <= 2160 and rh <= 3840), ((w, h), size)
+            if size in photos.SCREENS:
+                screen = photos.SCREENS[size]
+                assert max(rw, rh) <= screen[0] and min(rw, rh) <= screen[1], ((w, h), size)
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_a_portrait_phone_photo_fits_every_screen_and_is_shrunk_by_its_decoder(
+    cache, photo_file, monkeypatch, orientation
+) -> None:
+    """12 MP, held upright: stored 4000x3000 with orientation 6 or 8, or upright as it is.
+
+    A 1080p screen's rendition is 1080x1440, so the decoder can decode at half size; before,
+    1920 wide (1920x2560) needed more than half of the stored rows and all 12 MP were decoded.
+    """
+    drafts = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def draft(self, mode, size):  # type: ignore[no-untyped-def]
+        result = real_draft(self, mode, size)
+        drafts.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", draft)
+    upright = upright_picture((3000, 4000))
+    path = photo_file(encoded(stored_as(orientation, upright), "JPEG", exif=exif_with(orientation)))
+    made = {size: opened(rendition(cache, path, size)) for size in photos.SIZES}
+    assert_upright(made[1920], (1080, 1440))
+    assert_upright(made[3840], (2160, 2880))
+    assert [made[size].size for size in (480, 960)] == [(480, 640), (960, 1280)]
+    decoded_1920 = drafts[2]
+    assert decoded_1920[0] * decoded_1920[1] == 3000 * 4000 // 4  # half size, each side
+    assert len(drafts) == 4
+
+
+def test_small_photos_are_never_enlarged(cache, photo_file) -> None:
+    """Every size a photo fits as it is links to one file of the photo at its own size."""
+    sideways = encoded(stored_as(6, upright_picture((600, 800))), "JPEG", exif=exif_with(6))
+    path = photo_file(sideways, "sideways.jpg")
+    sizes = {s: opened(rendition(cache, path, s, "jpg")).size for s in photos.SIZES}
+    assert sizes == {480: (480, 640), 960: (600, 800), 1920: (600, 800), 3840: (600, 800)}
+    assert cache.made == 2
+    full = cache.rendition(path, 960, "jpg")
+    assert full.samefile(cache.rendition(path, 3840, "jpg"))
+
+
 def test_banded_shrink_is_the_same_as_one_resize() -> None:
     """No seams between bands: on photo-like content, within rounding of one big resize.
 
@@ -278,7 +354,7 @@ def test_no_served_rendition_carries_the_originals_metadata(client, app, write_s
     urls = [
         part.split()[0] for srcset in (photo["webp"], photo["jpeg"]) for part in srcset.split(", ")
     ]
-    assert len(urls) == 2 * len(photos.WIDTHS)
+    assert len(urls) == 2 * len(photos.SIZES)
     for url in [*urls, photo["src"]]:
         with client.get(url) as response:
             assert response.status_code == 200
@@ -624,7 +700,7 @@ def test_a_failure_of_the_server_is_not_held_against_the_photo(cache, photo_file
 
 def test_renditions_are_never_upscaled_and_share_one_file(cache, photo_file) -> None:
     path = photo_file(encoded(upright_picture((800, 600)), "JPEG"))
-    paths = {width: cache.rendition(path, width, "webp") for width in photos.WIDTHS}
+    paths = {width: cache.rendition(path, width, "webp") for width in photos.SIZES}
     assert [opened(p.read_bytes()).width for p in paths.values()] == [480, 800, 800, 800]
     assert paths[1920].samefile(paths[3840])
     assert cache.made == 2  # 480, and the photo's own 800 for 960, 1920 and 3840
@@ -646,13 +722,32 @@ def test_an_edited_photo_gets_a_new_url_and_rendition(cache, photo_file) -> None
     assert cache.rendition(path, 960, "webp") != made
 
 
-def test_pregenerate_makes_every_width_and_format_once(cache, photo_file) -> None:
+def test_prepare_makes_every_size_and_format_once_and_records_it(cache, photo_file) -> None:
     path = photo_file(encoded(upright_picture((2000, 1000)), "JPEG"))
-    assert cache.pregenerate(path) == 8  # 480, 960, 1920 and the photo's own 2000
-    assert cache.pregenerate(path) == 0
-    for width in photos.WIDTHS:
+    assert cache.preparation(path) is None
+    assert cache.prepare(path) == 8  # 480, 960, 1920 (1920x960) and, for 3840, the photo's own
+    assert cache.preparation(path) == ""
+    assert cache.prepare(path) == 0
+    expected = {480: (480, 240), 960: (960, 480), 1920: (1920, 960), 3840: (2000, 1000)}
+    for size in photos.SIZES:
         for fmt in ("webp", "jpg"):
-            assert opened(rendition(cache, path, width, fmt)).width == min(width, 2000)
+            assert opened(rendition(cache, path, size, fmt)).size == expected[size]
+    assert cache.made == 8
+
+
+def test_an_edited_photo_is_prepared_again(cache, photo_file) -> None:
+    path = photo_file(encoded(upright_picture((1000, 800)), "JPEG"))
+    cache.prepare(path)
+    path.write_bytes(encoded(upright_picture((1000, 700)), "JPEG"))
+    assert cache.preparation(path) is None
+    assert cache.prepare(path) > 0 and cache.preparation(path) == ""
+
+
+def test_a_photo_that_cannot_be_shown_is_recorded_with_the_reason(cache, photo_file) -> None:
+    path = photo_file(_truncated_jpeg())
+    with pytest.raises(PhotoError):
+        cache.prepare(path)
+    assert "damaged or cut short" in cache.preparation(path)
 
 
 def test_renditions_are_cached_in_the_instance_folder(client, app, stories, write_story, instance):
@@ -728,6 +823,35 @@ def test_two_threads_asking_at_once_make_one_encode(cache, photo_file, monkeypat
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_request_never_waits_behind_background_preparation(cache, photo_file, monkeypatch):
+    """The warmer runs at a low priority: a request must not queue behind its encode."""
+    path = photo_file(encoded(upright_picture((1600, 1200)), "JPEG"))
+    real_encode = photos.encode
+    encoding, release = threading.Event(), threading.Event()
+
+    def held_in_the_background(image: Image.Image, fmt: str) -> bytes:
+        if threading.current_thread().name == "preparer":
+            encoding.set()
+            assert release.wait(30)
+        return real_encode(image, fmt)
+
+    monkeypatch.setattr(photos, "encode", held_in_the_background)
+    preparer = threading.Thread(target=cache.prepare, args=(path,), name="preparer")
+    preparer.start()
+    try:
+        assert encoding.wait(30)  # preparing the 480 rendition, and held there
+        answered: list[Path] = []
+        asker = threading.Thread(target=lambda: answered.append(cache.rendition(path, 480, "webp")))
+        asker.start()
+        asker.join(30)
+        assert answered and answered[0].is_file(), "the request waited for the background"
+    finally:
+        release.set()
+        preparer.join(30)
+    assert cache.preparation(path) == ""
+    assert cache.made == 8  # each file written once: the preparer's own 480 WebP was dropped
+
+
 # A worker process of its own: it says it is ready, waits for the go, asks for the rendition.
 WORKER = """
 import sys, time
@@ -764,7 +888,7 @@ def test_two_processes_asking_at_once_make_one_encode(tmp_path, photo_file) -> N
     assert [worker.returncode for worker in workers] == [0, 0]
     assert answers[0][0] == answers[1][0]
     assert sorted(made for _, made in answers) == ["0", "1"]
-    assert opened(Path(answers[0][0]).read_bytes()).size == (1920, 1280)
+    assert opened(Path(answers[0][0]).read_bytes()).size == (1620, 1080)  # a 1080p screen's
 
 
 # -- uploads over the size limit ---------------------------------------------------------------

@@ -609,16 +609,16 @@ def photos(obj: dict, folder: Path | None, jobs: int | None) -> None:
     missing = [p for p in wall.index.problems() if p.field == "photo"]
     sources = sorted({s.photo for s in wall.index.stories() if s.photo is not None})
 
-    def pregenerate(source: Path) -> str | None:
+    def prepare(source: Path) -> str | None:
         try:
-            wall.photos.pregenerate(source)
+            wall.photos.prepare(source)
         except (PhotoError, OSError) as exc:
             return f"{_shown(source)}: {exc}"
         return None
 
     # Pillow lets go of the GIL while it decodes, shrinks and encodes: threads use every core.
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        failed = [message for message in pool.map(pregenerate, sources) if message]
+        failed = [message for message in pool.map(prepare, sources) if message]
     for problem in missing:
         click.echo(str(_relative(problem)))
     for message in failed:

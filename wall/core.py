@@ -29,6 +29,7 @@ from .photos import PhotoCache
 from .settings import Settings
 from .teams import Team
 from .thanks import ThankYous
+from .warming import PhotoWarmer
 from .watcher import StoryWatcher
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,11 @@ class Wall:
             clock=lambda: self.db.clock(),
         )
 
+    @cached_property
+    def warming(self) -> PhotoWarmer:
+        """Makes every story photo's renditions in the background, before a screen asks."""
+        return PhotoWarmer(self.index, self.photos)
+
     def load(self) -> None:
         self.index.load(cache=self.instance_dir / "index-cache.pickle")
         self._loaded_pid = os.getpid()
@@ -206,6 +212,7 @@ class Wall:
                 poll_interval=self.poll_seconds,
             )
             self.watcher.start()
+            self.warming.start()
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 
@@ -250,6 +257,7 @@ class Wall:
         self._stopped = True
         if self.watcher is not None and self._watching_pid == os.getpid():
             self.watcher.stop()
+            self.warming.stop()
         self._watching_pid = None
         if self._sending_pid == os.getpid():
             self.notifier.stop_sender()

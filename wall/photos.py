@@ -1,10 +1,15 @@
 """Photos: any phone or camera picture in, an upright, metadata-free rendition out.
 
 Browsers never get an original file. Every photo is re-encoded into a few
-widths, with the EXIF orientation applied, colours converted to sRGB and all
+sizes, with the EXIF orientation applied, colours converted to sRGB and all
 metadata (EXIF with GPS, XMP, IPTC, comments, colour profiles) left behind.
 Renditions are cached by content hash in the instance folder, outside
 `stories/`, so the watcher never sees them.
+
+Each rendition fits a box (`rendition_size`): the screens' sizes fit a
+full-HD or a 4K screen turned to the photo's orientation, since no slide
+shows a photo larger than its screen; the intranet's smaller sizes are
+bounded by width, as `srcset` describes them.
 
 The work is ordered for memory as much as for speed: a big JPEG is decoded
 at 1/2, 1/4 or 1/8 size by the JPEG decoder itself (DCT scaling), the
@@ -25,7 +30,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -36,15 +41,27 @@ from .files import write_atomic
 
 log = logging.getLogger(__name__)
 
-WIDTHS = (480, 960, 1920, 3840)
+# Rendition sizes, named by width, as URLs and `srcset` name them. 480 and 960
+# are for the intranet's cards and pages, which size a photo by its width:
+# they are that wide, and at most twice as tall. 1920 and 3840 are for
+# screens: the photo fitted to a 1080p or a 4K screen in its own orientation
+# (1920x1080 or 1080x1920; 3840x2160 or 2160x3840). A slide never shows a
+# photo bigger than its screen, and the kiosk asks for its screen's size
+# (static/kiosk/slides.js), so a portrait photo is no longer made taller
+# than any screen, and its decoder can shrink it by half (DCT scaling).
+SIZES = (480, 960, 1920, 3840)
+SCREENS = {1920: (1920, 1080), 3840: (3840, 2160)}
+# No rendition, of any size, is bigger than the largest screen, turned to the photo.
+LARGEST_SCREEN = SCREENS[max(SCREENS)]
 # A link preview's image (Open Graph, Twitter cards): 1200 px wide, JPEG only.
 SHARE_WIDTH = 1200
 MAX_PIXELS = 50_000_000
 # Content types browsers are sent, by rendition file extension.
 RENDITION_TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
+FORMATS = tuple(RENDITION_TYPES)
 # Bumped whenever the pipeline's output changes: a new folder in the cache
 # and new photo URLs, so that no browser or disk keeps an older rendition.
-RENDITION_VERSION = 2
+RENDITION_VERSION = 3  # 3: renditions fit boxes (rendition_size), not widths only
 
 # Measured with bench/photo.py (docs/benchmarks.md). WebP method 2 is the
 # last step before libwebp's slow rate-distortion search: methods 3 and up
@@ -248,36 +265,75 @@ class _Decoded:
     orientation: int
 
 
-def _decode(image: Image.Image, width: int | None) -> _Decoded:
-    """Decode the first frame, shrunk so that, once upright, it is at most `width` wide."""
+# Given a photo's upright size, the upright size it is wanted at.
+Fit = Callable[[tuple[int, int]], tuple[int, int]]
+
+
+def _fit(upright: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """`upright` scaled to fit inside `box`, never enlarged."""
+    width, height = upright
+    scale = min(box[0] / width, box[1] / height)
+    if scale >= 1:
+        return upright
+    return (
+        max(1, min(box[0], round(width * scale))),
+        max(1, min(box[1], round(height * scale))),
+    )
+
+
+def rendition_size(upright: tuple[int, int], size: int) -> tuple[int, int]:
+    """The upright width and height of rendition `size` of a photo `upright` big.
+
+    A screen's size fits that screen turned to the photo (a square photo
+    counts as landscape); any other size is at most that wide and twice that
+    tall. None is bigger than the largest screen, nor than the photo itself.
+    """
+    width, height = upright
+
+    def turned(box: tuple[int, int]) -> tuple[int, int]:
+        return box if width >= height else (box[1], box[0])
+
+    box = turned(SCREENS[size]) if size in SCREENS else (size, 2 * size)
+    largest = turned(LARGEST_SCREEN)
+    return _fit(upright, (min(box[0], largest[0]), min(box[1], largest[1])))
+
+
+def _within_width(width: int | None) -> Fit | None:
+    if not width:
+        return None
+    return lambda upright: _fit(upright, (width, upright[1]))
+
+
+def _stored_target(stored: tuple[int, int], orientation: int, fit: Fit | None) -> tuple[int, int]:
+    """The stored-orientation size that `fit` wants once upright."""
+    if fit is None:
+        return stored
+    if orientation in _SIDEWAYS:
+        height, width = fit((stored[1], stored[0]))
+        return width, height
+    return fit(stored)
+
+
+def _decode(image: Image.Image, fit: Fit | None) -> _Decoded:
+    """Decode the first frame, shrunk to the size `fit` wants for it once upright."""
     stored = image.size
     box = (0.0, 0.0, float(stored[0]), float(stored[1]))
-    if width and isinstance(image, JpegImagePlugin.JpegImageFile):
+    if fit is not None and isinstance(image, JpegImagePlugin.JpegImageFile):
         # DCT scaling: the decoder itself produces 1/2, 1/4 or 1/8 of the
         # size, never less than the target, for a fraction of the work.
-        target = _target_size(stored, _orientation(image), width)
+        target = _stored_target(stored, _orientation(image), fit)
         drafted = image.draft("RGB", target) if target != stored else None
         if drafted is not None:
             box = tuple(float(v) for v in drafted[1])  # type: ignore[assignment]
     image.seek(0)  # the first frame of an animation
     image.load()
     orientation = _orientation(image)  # a PNG may keep its EXIF after the pixels
-    target = _target_size(stored, orientation, width)
+    target = _stored_target(stored, orientation, fit)
     icc = image.info.get("icc_profile") or None
     work = _workable(image)
     if target != work.size:
         work = _shrink(work, target, box)
     return _Decoded(work, icc, orientation)
-
-
-def _target_size(stored: tuple[int, int], orientation: int, width: int | None) -> tuple[int, int]:
-    """The stored-orientation size that is `width` wide once upright; never larger than stored."""
-    sideways = orientation in _SIDEWAYS
-    upright_w, upright_h = (stored[1], stored[0]) if sideways else stored
-    if not width or upright_w <= width:
-        return stored
-    new_h = max(1, round(upright_h * width / upright_w))
-    return (new_h, width) if sideways else (width, new_h)
 
 
 def _workable(image: Image.Image) -> Image.Image:
@@ -394,7 +450,7 @@ def normalize(
     Transparency is flattened onto white unless `keep_alpha`. JPEGs are
     shrunk by the decoder when `image` has not been loaded yet.
     """
-    decoded = _decoding(_decode, image, width)
+    decoded = _decoding(_decode, image, _within_width(width))
     if decoded.image is image:  # nothing to change but the metadata: leave the caller's alone
         decoded.image = image.copy()
     return _finish(decoded, keep_alpha=keep_alpha)
@@ -417,11 +473,11 @@ def _save(image: Image.Image, kind: str, options: dict[str, object]) -> bytes:
     return out.getvalue()
 
 
-def _render(source: Path | IO[bytes], width: int | None, max_pixels: int) -> Image.Image:
-    """Open, decode and shrink, free the original, then finish (alpha kept)."""
+def _render(source: Path | IO[bytes], fit: Fit | None, max_pixels: int) -> Image.Image:
+    """Open, decode and shrink to what `fit` wants, free the original, then finish (alpha kept)."""
     with _WORK_SLOTS:
         with open_photo(source, max_pixels) as image:  # closes the file, keeps the pixels
-            decoded = _decoding(_decode, image, width)
+            decoded = _decoding(_decode, image, fit)
         if decoded.image is not image:
             # Free the decoded original before going on: it is the biggest
             # thing here (unless, already small enough, it is the result).
@@ -436,7 +492,7 @@ def prepare_upload(data: bytes, max_pixels: int = MAX_PIXELS, width: int = 3840)
     sRGB, at most `width` wide, and carries no metadata (no GPS, no EXIF).
     Raises PhotoError with a message for the person who sent it.
     """
-    image = _render(io.BytesIO(data), width, max_pixels)
+    image = _render(io.BytesIO(data), _within_width(width), max_pixels)
     return _decoding(_save, image, *_SAVE_UPLOAD)
 
 
@@ -456,13 +512,17 @@ def stat_token(path: Path) -> str:
 
 
 class PhotoCache:
-    """Renditions on disk, made once per content and width, safe across threads and processes.
+    """Renditions on disk, made once per content and size, safe across threads and processes.
 
     A rendition is written to a temp file and renamed into place, so a
     reader finds the whole file or none. Making one holds a lock (a thread
     lock, and `flock` on a file beside it for other worker processes);
-    whoever waited finds the file made and uses it. A width wider than the
-    photo is never upscaled: it is a hard link to the photo's full width.
+    whoever waited finds the file made and uses it. A photo is never
+    enlarged: every size that it fits as it is links to one file of the
+    photo at its own size.
+
+    `prepare()` makes every rendition of a photo and records it, so that
+    `preparation()` can say, from two stats, whether a photo is ready.
     """
 
     def __init__(self, folder: Path, max_pixels: int = MAX_PIXELS) -> None:
@@ -487,45 +547,85 @@ class PhotoCache:
             self._hashes[key] = digest
         return digest
 
-    def path_for(self, digest: str, width: int, fmt: str) -> Path:
-        return self.folder / f"v{RENDITION_VERSION}" / digest[:2] / f"{digest}-{width}.{fmt}"
+    def path_for(self, digest: str, size: int | None, fmt: str) -> Path:
+        """Where rendition `size` of the content `digest` is kept; None: the photo's own size."""
+        name = f"{digest}-{size or 'full'}.{fmt}"
+        return self.folder / f"v{RENDITION_VERSION}" / digest[:2] / name
 
-    def rendition(self, source: Path, width: int, fmt: str) -> Path:
-        """The path of `source` at `width` in `fmt`, making it first if needed.
+    def rendition(self, source: Path, size: int, fmt: str) -> Path:
+        """The path of `source` at `size` (see `rendition_size`) in `fmt`, made first if needed.
 
         Raises PhotoError for a photo that cannot be shown, OSError when
         `source` cannot be read.
         """
         if fmt not in _SAVE:
             raise PhotoError(f"unknown rendition format {fmt!r}")
-        if width < 1:
-            raise PhotoError(f"no rendition is {width} pixels wide")
-        return self._renditions(source, width, (fmt,))[0]
+        if size < 1:
+            raise PhotoError(f"no rendition is {size} pixels wide")
+        return self._renditions(source, size, (fmt,))[0]
 
-    def pregenerate(
-        self, source: Path, fmts: Iterable[str] = ("webp", "jpg"), widths: Iterable[int] = WIDTHS
-    ) -> int:
-        """Make every missing rendition of `source`, decoding once per width; how many were made."""
-        before = self.made
-        for width in sorted(set(widths), reverse=True):
-            self._renditions(source, width, tuple(fmts))
-        return self.made - before
+    def prepare(self, source: Path) -> int:
+        """Make every missing rendition of `source`, then record it as prepared; how many were made.
 
-    def _renditions(self, source: Path, width: int, fmts: tuple[str, ...]) -> list[Path]:
+        For background work: each rendition is encoded before its lock is
+        taken, so that a request for it never waits behind this work (at
+        worst both make it once), while a second preparer of the same photo,
+        in any process, waits for the first and finds it done. The smaller
+        sizes first: the quickest, and between them they serve the intranet
+        and the usual 1080p screen. A photo that cannot be shown is recorded
+        too, with the reason, and raises PhotoError.
+        """
+        marker = self._marker(source)
+        with self._exclusive(marker.parent, marker.name):
+            before = self.made
+            try:
+                for size in SIZES:
+                    self._renditions(source, size, FORMATS, background=True)
+            except PhotoError as exc:
+                if not exc.transient:
+                    self._record(marker, str(exc))
+                raise
+            self._record(marker, "")
+            return self.made - before
+
+    @staticmethod
+    def _record(marker: Path, outcome: str) -> None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(marker, outcome.encode())
+
+    def preparation(self, source: Path) -> str | None:
+        """None until `prepare()` has done this state of `source`; then "" when every
+        rendition is on disk, or why the photo cannot be shown. OSError if it is gone."""
+        try:
+            return self._marker(source).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+
+    def _marker(self, source: Path) -> Path:
+        # Named by the file's path and stat, not its content: asking costs no
+        # read of the photo, and an edited or moved photo is a new one.
+        st = source.stat()
+        key = f"{source}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}".encode()
+        name = hashlib.blake2b(key, digest_size=16).hexdigest()
+        return self.folder / f"v{RENDITION_VERSION}" / "prepared" / name[:2] / name
+
+    def _renditions(
+        self, source: Path, size: int, fmts: tuple[str, ...], *, background: bool = False
+    ) -> list[Path]:
         digest = self._hash(source)
-        targets = [self.path_for(digest, width, fmt) for fmt in fmts]
+        targets = [self.path_for(digest, size, fmt) for fmt in fmts]
         if all(target.exists() for target in targets):
             return targets
         if digest in self._failures:  # a bad photo is refused fast, not decoded on every request
             raise PhotoError(self._failures[digest])
         try:
             with open_photo(source, self.max_pixels) as image:
-                full = _upright_size(image)[0]
-            if full < width:
-                # Never upscaled: wider widths are the photo at its own width.
-                fulls = self._make(source, digest, full, fmts)
+                upright = _upright_size(image)
+            if rendition_size(upright, size) == upright:
+                # Never enlarged: every size the photo fits is the photo at its own size.
+                fulls = self._make(source, digest, None, fmts, background=background)
                 return [self._link(f, t) for f, t in zip(fulls, targets, strict=True)]
-            return self._make(source, digest, width, fmts)
+            return self._make(source, digest, size, fmts, background=background)
         except PhotoError as exc:
             if not exc.transient:
                 with self._guard:
@@ -534,16 +634,34 @@ class PhotoCache:
                     self._failures[digest] = str(exc)
             raise
 
-    def _make(self, source: Path, digest: str, width: int, fmts: tuple[str, ...]) -> list[Path]:
-        targets = [self.path_for(digest, width, fmt) for fmt in fmts]
-        with self._exclusive(targets[0].parent, f"{digest}-{width}"):
+    def _make(
+        self,
+        source: Path,
+        digest: str,
+        size: int | None,
+        fmts: tuple[str, ...],
+        *,
+        background: bool = False,
+    ) -> list[Path]:
+        targets = [self.path_for(digest, size, fmt) for fmt in fmts]
+        fit = None if size is None else functools.partial(rendition_size, size=size)
+        encoded: dict[str, bytes] = {}
+        if background:
+            wanted = [fmt for fmt, t in zip(fmts, targets, strict=True) if not t.exists()]
+            if wanted:
+                image = _render(source, fit, self.max_pixels)
+                encoded = {fmt: _decoding(encode, image, fmt) for fmt in wanted}
+                del image
+        with self._exclusive(targets[0].parent, targets[0].stem):
             missing = [(fmt, t) for fmt, t in zip(fmts, targets, strict=True) if not t.exists()]
-            if missing:
-                image = _render(source, width, self.max_pixels)
-                for fmt, target in missing:
-                    write_atomic(target, _decoding(encode, image, fmt))
-                    with self._guard:
-                        self.made += 1
+            if any(fmt not in encoded for fmt, _ in missing):
+                image = _render(source, fit, self.max_pixels)
+                for fmt, _ in missing:
+                    encoded.setdefault(fmt, _decoding(encode, image, fmt))
+            for fmt, target in missing:
+                write_atomic(target, encoded[fmt])
+                with self._guard:
+                    self.made += 1
         return targets
 
     @staticmethod
@@ -552,7 +670,7 @@ class PhotoCache:
             os.link(full, target)
         except FileExistsError:
             pass
-        except OSError:  # a filesystem without hard links: serve the full-width file
+        except OSError:  # a filesystem without hard links: serve the full-size file
             return full
         return target
 

@@ -105,8 +105,7 @@ export function render(slide, story) {
   if (story.photo) {
     img.alt = story.photo.alt;
     img.style.objectPosition = story.photo.position;
-    img.sizes = slide.classList.contains("is-thanks") ? "(orientation: portrait) 36vh, 30vw"
-      : body.classList.contains("is-portrait") ? "100vw" : "46vw";
+    img.sizes = photoSizes();
     if (img.getAttribute("srcset") !== story.photo.webp) {
       img.srcset = story.photo.webp;
       img.src = story.photo.src;
@@ -117,6 +116,15 @@ export function render(slide, story) {
     img.removeAttribute("src");
   }
   return Promise.all([photoReady, qrReady]);
+}
+
+// Every slide asks for its screen's rendition: "1920" is the photo fitted to a 1080p
+// screen turned its way, "3840" to a 4K one (wall/photos.py), and either covers the
+// photo's place in any slide on that screen. A layout turned against its screen (a
+// screen set to portrait on a landscape display) stretches that place: one size up.
+function photoSizes() {
+  var crossed = body.classList.contains("is-portrait") !== (innerHeight > innerWidth);
+  return crossed ? "calc(max(100vw, 100vh) * 16 / 9)" : "max(100vw, 100vh)";
 }
 
 // Resolve true once an image is decoded; false if it is broken or too slow.

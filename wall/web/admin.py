@@ -79,6 +79,22 @@ def photo_sources(story: Story) -> dict[str, Any] | None:
     return cards.photo_sources(story, endpoint="admin.photo")
 
 
+def photo_preparation(story: Story) -> str | None:
+    """None while the story's photo is still being prepared for the screens; "" once it is,
+    or with no photo to show; else why the photo cannot be shown."""
+    if story.shown_photo is None:
+        return ""
+    try:
+        return get_wall().photos.preparation(story.shown_photo)
+    except OSError:
+        return ""  # gone since the index read it: the story's problems say so
+
+
+@bp.context_processor
+def photo_state() -> dict[str, Any]:
+    return {"photo_preparation": photo_preparation}
+
+
 @bp.get("/photos/<slug>/<token>/<int:width>.<fmt>")
 def photo(slug: str, token: str, width: int, fmt: str):
     """Send a rendition of any story's photo, for the preview."""

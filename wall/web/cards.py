@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
-from ..photos import SHARE_WIDTH, WIDTHS, stat_token
+from ..photos import SHARE_WIDTH, SIZES, stat_token
 from ..portraits import portrait_colors
 from ..rotation import seconds_on_screen
 from ..stories import Story
@@ -38,8 +38,10 @@ def photo_sources(
         return None
     return {
         "src": f"{prefix}960.jpg",
-        "webp": ", ".join(f"{prefix}{w}.webp {w}w" for w in WIDTHS),
-        "jpeg": ", ".join(f"{prefix}{w}.jpg {w}w" for w in WIDTHS),
+        # Named by width; the screens' sizes are narrower for portrait photos
+        # (photos.SIZES), which the kiosk allows for by asking for its screen's.
+        "webp": ", ".join(f"{prefix}{w}.webp {w}w" for w in SIZES),
+        "jpeg": ", ".join(f"{prefix}{w}.jpg {w}w" for w in SIZES),
         "alt": story.photo_alt or f"Photo of {story.credit_lines[0]}",
         "focus": list(story.photo_focus),
         "position": f"{story.photo_focus[0] * 100:.0f}% {story.photo_focus[1] * 100:.0f}%",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Response, abort, send_file
 
-from ..photos import RENDITION_TYPES, SHARE_WIDTH, WIDTHS, PhotoError, stat_token
+from ..photos import RENDITION_TYPES, SHARE_WIDTH, SIZES, PhotoError, stat_token
 from ..stories import Story
 from . import get_wall
 
@@ -21,7 +21,7 @@ def send_rendition(
     """
     if photo is None:
         photo = story.shown_photo  # never one the customer chose not to show
-    sized = width in WIDTHS or (width == SHARE_WIDTH and fmt == "jpg")  # a link preview's
+    sized = width in SIZES or (width == SHARE_WIDTH and fmt == "jpg")  # a link preview's
     if photo is None or fmt not in RENDITION_TYPES or not sized:
         abort(404)
     try:
