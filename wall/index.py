@@ -8,6 +8,7 @@ there, so a missed, doubled or out-of-order event cannot leave it wrong.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import pickle
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .files import write_atomic
 from .folder import StoryFolder
+from .ordered import OrderedStories
 from .parsing import DEFAULT_LIMITS, StoryLimits, load_story
 from .stories import Problem, Story
 
@@ -40,12 +42,12 @@ class Entry:
     problems: tuple[Problem, ...]
 
 
-def _stat(path: Path) -> Stat | None:
+def _stat(path: str) -> Stat | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
-    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+    return (path, st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class StoryIndex:
@@ -70,6 +72,11 @@ class StoryIndex:
         self.updated_at = time.time()
         self._entries: dict[str, Entry] = {}
         self._photo_owners: dict[Path, set[str]] = {}
+        # Every readable story, and per place the ones shown there on one day,
+        # each kept in order as stories change (None, or missing: made afresh
+        # when next asked for); and the lists handed out for the current version.
+        self._order: OrderedStories | None = None
+        self._shown: dict[str, tuple[dt.date, OrderedStories]] = {}
         self._sorted: tuple[int, list[Story]] | None = None
         self._visible: dict[tuple[int, dt.date, str], list[Story]] = {}
         self._day = today()
@@ -86,43 +93,56 @@ class StoryIndex:
         parsing 10,000 files costs seconds, comparing their stats does not.
         """
         started = time.perf_counter()
-        reused = self._read_cache(cache) if cache is not None else 0
-        self.rescan()
+        # Hundreds of thousands of objects are made here and none is garbage:
+        # the collector's passes over them, each longer than the last, would
+        # add a fifth to the time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            saved = self._read_cache(cache) if cache is not None else {}
+            self.rescan()
+        finally:
+            if collecting:
+                gc.enable()
         self.loaded = True
-        if cache is not None:
-            self._write_cache(cache)
+        with self._lock:
+            kept = {slug: e for slug, e in self._entries.items() if e.story is not None}
+        reused = sum(1 for slug, entry in kept.items() if saved.get(slug) is entry)
+        # Rewritten only when something was read afresh or is gone: a restart
+        # with nothing changed is spared writing tens of megabytes.
+        if cache is not None and (reused != len(kept) or len(saved) != len(kept)):
+            self._write_cache(cache, kept)
         log.info(
             "indexed %d stories (%d problems, %d unchanged since the last start) from %s in %.2fs",
-            len(self.stories()),
+            len(kept),
             len(self.problems()),
             reused,
             self.root,
             time.perf_counter() - started,
         )
 
-    def _read_cache(self, cache: Path) -> int:
+    def _read_cache(self, cache: Path) -> dict[str, Entry]:
         try:
             with cache.open("rb") as f:
                 saved = pickle.load(f)
         except FileNotFoundError:
-            return 0
+            return {}
         except Exception as exc:
             # A cache from another version, or cut short: it only ever saves
             # time, so start from the files instead.
             log.info("ignoring the index cache %s: %r", cache, exc)
-            return 0
+            return {}
         if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
-            return 0
+            return {}
         if saved.get("root") != str(self.root):
-            return 0
+            return {}
         entries = {slug: e for slug, e in saved["entries"].items() if isinstance(e, Entry)}
         with self._lock:
-            self._entries = entries
-        return len(entries)
+            self._entries = dict(entries)
+            self._order, self._shown = None, {}
+        return entries
 
-    def _write_cache(self, cache: Path) -> None:
-        with self._lock:
-            entries = {slug: e for slug, e in self._entries.items() if e.story is not None}
+    def _write_cache(self, cache: Path, entries: dict[str, Entry]) -> None:
         data = pickle.dumps(
             {"format": CACHE_FORMAT, "root": str(self.root), "entries": entries},
             protocol=pickle.HIGHEST_PROTOCOL,
@@ -165,6 +185,7 @@ class StoryIndex:
             changed = False
             for slug, new in updates.items():
                 old = self._entries.get(slug)
+                self._reorder(old.story if old else None, new.story if new else None)
                 if new is None:
                     if old is not None:
                         del self._entries[slug]
@@ -187,6 +208,27 @@ class StoryIndex:
                 self._bump()
         return changed
 
+    def _reorder(self, old: Story | None, new: Story | None) -> None:
+        """Put `new` where `old` was in the kept orders (under the lock)."""
+        if old is new:
+            return
+        try:
+            if self._order is not None:
+                if old is not None and not self._order.discard(old):
+                    raise ValueError(f"{old.slug} is not in order")
+                if new is not None:
+                    self._order.add(new)
+            for place, (day, shown) in self._shown.items():
+                if old is not None:
+                    shown.discard(old)  # False when it was not shown there: nothing to take out
+                if new is not None and self.is_visible(new, place, day):
+                    shown.add(new)
+        except ValueError:
+            # Never expected; if the kept orders disagree with the entries, they
+            # are made afresh when next asked for rather than trusted.
+            log.exception("story order out of step; sorting afresh")
+            self._order, self._shown = None, {}
+
     def _forget_photo(self, slug: str, entry: Entry) -> None:
         if entry.story is not None and entry.story.photo is not None:
             owners = self._photo_owners.get(entry.story.photo)
@@ -196,24 +238,29 @@ class StoryIndex:
                     del self._photo_owners[entry.story.photo]
 
     def _read(self, slug: str, old: Entry | None) -> Entry | None:
-        source, is_bundle, single = self.folder.source(slug)
+        # Strings, not Paths, until a file must be parsed: a rescan of an
+        # unchanged folder is only this, ten thousand times over.
+        name, is_bundle, single = self.folder.source_name(slug)
         shadowed = (
             _stat(single) if single else None
         )  # a single file with a bundle's slug is ignored
-        source_stat = _stat(source)
+        source_stat = _stat(name)
         if source_stat is None:
             if is_bundle:
+                source = Path(name)
                 problem = Problem(
                     source.parent, f"this folder has no {source.name}, so it is not a story yet"
                 )
                 return Entry((None, None, None), None, (problem,))
             return None
         photo = old.story.photo if old is not None and old.story is not None else None
-        signature = (source_stat, shadowed, _stat(photo) if photo else None)
+        signature = (source_stat, shadowed, _stat(str(photo)) if photo else None)
         # A file with problems is always re-read: what fixes it (a photo
         # copied in, say) may not touch the story file itself.
         if old is not None and old.story is not None and old.signature == signature:
             return old
+        source = Path(name)
+        single = Path(single) if single else None
         try:
             story, problems = load_story(source, self.root, limits=self.limits)
         except Exception as exc:
@@ -224,7 +271,7 @@ class StoryIndex:
         if shadowed is not None and single is not None:
             problems.append(Problem(single, f"the bundle {slug}/ has the same slug; file ignored"))
         if story is not None and story.photo is not None:
-            signature = (source_stat, shadowed, _stat(story.photo))
+            signature = (source_stat, shadowed, _stat(str(story.photo)))
         if old is None or list(old.problems) != problems:
             # Once per new problem: a file with problems is re-read on every
             # rescan, and each forked worker rescans what its parent logged.
@@ -254,21 +301,26 @@ class StoryIndex:
         """Every readable story, visible or not: featured first, then newest."""
         with self._lock:
             if self._sorted is None or self._sorted[0] != self.version:
-                stories = [e.story for e in self._entries.values() if e.story is not None]
-                stories.sort(key=lambda s: (s.date or dt.date.min, s.slug), reverse=True)
-                stories.sort(key=lambda s: not s.featured)
-                self._sorted = (self.version, stories)
+                if self._order is None:
+                    self._order = OrderedStories(
+                        e.story for e in self._entries.values() if e.story is not None
+                    )
+                self._sorted = (self.version, self._order.in_wall_order())
             return self._sorted[1]
 
     def visible(self, place: str, *, tags: Iterable[str] = ()) -> list[Story]:
         """The stories allowed in `place` today, optionally only those with any of `tags`."""
         today = self.today()
-        key = (self.version, today, place)
         with self._lock:
+            key = (self.version, today, place)
             cached = self._visible.get(key)
-        if cached is None:
-            cached = [s for s in self.stories() if self.is_visible(s, place, today)]
-            with self._lock:
+            if cached is None:
+                kept = self._shown.get(place)
+                if kept is None or kept[0] != today:
+                    # Once a day per place; after that, each change places only itself.
+                    shown = [s for s in self.stories() if self.is_visible(s, place, today)]
+                    kept = self._shown[place] = (today, OrderedStories(shown))
+                cached = kept[1].in_wall_order()
                 if len(self._visible) > 8:
                     self._visible.clear()
                 self._visible[key] = cached

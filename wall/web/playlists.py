@@ -1,0 +1,161 @@
+"""The kiosk's playlist: built once per index version and screen, from entries kept between them.
+
+A wall of ten thousand stories makes a playlist of five megabytes. Each
+story's entry is encoded once and kept for as long as the index holds that
+same `Story` (an edit, a withdrawal or a new photo makes a new one), so a new
+version of the playlist encodes only what changed and joins the rest. What
+depends on every story (the order, the cycle, the ETag, the compressed
+bytes) is made again per version, in C where it counts: joining, hashing and
+compressing five megabytes takes tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from ..core import Wall
+from ..rotation import boosted, cycle
+from ..screens import Screen
+from ..stories import Story
+from . import get_db, get_wall, today
+from .cache import LRU
+from .cards import KioskLinks, story_json
+
+log = logging.getLogger(__name__)
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+# Addresses the wall is reached by (an intranet name, an IP address, a proxy's
+# name) whose encoded entries are kept.
+ADDRESSES = 4
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """One screen's playlist as sent: the JSON, its ETag, and the same JSON gzipped."""
+
+    body: bytes
+    etag: str  # names the content, not the version: every worker agrees on it
+    gzipped: bytes
+
+
+class Playlists:
+    """A worker's playlists by version, day, screen and address; and each story's entry."""
+
+    def __init__(self, size: int) -> None:
+        self._built: LRU[Playlist] = LRU(size)
+        # Per address the kiosks use (entries hold absolute links), the last few:
+        # id(story) -> (that story, its entry). Holding the story keeps its id
+        # from being reused by another.
+        self._entries: OrderedDict[str, dict[int, tuple[Story, bytes]]] = OrderedDict()
+        self._entries_lock = threading.Lock()
+        self._pruned_for: tuple[int, object] | None = None
+
+    def get(self, wall: Wall, screen: Screen) -> Playlist:
+        """The playlist `screen` shows now: made at most once per index version."""
+        day = today()
+        key: Hashable = (wall.index.version, day, screen, request.url_root)
+        return self._built.get_or_build(key, lambda: self._build(wall, screen, key))
+
+    def _build(self, wall: Wall, screen: Screen, key: Hashable) -> Playlist:
+        everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
+        chosen = (
+            [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
+        )
+        notes = list(screen.notes)
+        if screen.tags and not chosen and everything:
+            # A typo in a screen's tags must not leave a hallway TV on the empty splash.
+            notes.append(f"no stories tagged {', '.join(screen.tags)}; showing everything")
+            chosen = everything
+        entries = self._entries_for(wall, chosen)
+        # Thank-yous to the team on this screen's floor, lately approved: they open
+        # the cycle and come more often, and a kiosk puts one up at once when it
+        # first appears.
+        first = boosted(chosen, screen.teams, today(), int(current_app.config["THANKS_BOOST_DAYS"]))
+        order = [s.slug for s in chosen]
+        # Screens in a group step through the plain order in lockstep, each at
+        # its own offset, so no two show the same story at the same moment.
+        # (The boosted come first there too, but once: a story twice in the
+        # cycle could meet itself on two screens of the group.)
+        if screen.group:
+            boosted_first = set(first)
+            rotation = first + [s for s in order if s not in boosted_first]
+        else:
+            rotation = cycle(chosen, today(), first)
+        # Byte for byte what json.dumps makes of the whole playlist at once.
+        body = b"".join(
+            [
+                b'{"stories":[',
+                b",".join(entries),
+                b'],"cycle":',
+                _encode(rotation).encode(),
+                b',"first":',
+                _encode(first).encode(),
+                b',"screen":',
+                _encode({**screen.as_json(), "notes": notes}).encode(),
+                b"}",
+            ]
+        )
+        etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+        # What it holds, for takedown reports: a kiosk's heartbeat names only the ETag.
+        try:
+            get_db().remember_playlist(etag, order)
+        except sqlite3.Error:  # a full or locked database must not keep the screens waiting
+            log.exception("could not remember playlist %s", etag)
+        # Compressed once per version, not per request: a 1,000-story playlist
+        # shrinks about tenfold, and hundreds of screens fetch the same bytes.
+        return Playlist(body, etag, gzip.compress(body, compresslevel=6, mtime=0))
+
+    def _entries_for(self, wall: Wall, stories: list[Story]) -> list[bytes]:
+        """Each story's encoded entry: kept ones as they are, the rest encoded now."""
+        root = request.url_root
+        with self._entries_lock:
+            self._prune(wall)
+            kept = self._entries.setdefault(root, {})
+            self._entries.move_to_end(root)
+            while len(self._entries) > ADDRESSES:  # a Host header is anyone's to make up
+                self._entries.popitem(last=False)
+            links: KioskLinks | None = None
+            entries = []
+            for story in stories:
+                found = kept.get(id(story))
+                if found is None or found[0] is not story:
+                    links = links or KioskLinks()
+                    found = kept[id(story)] = (story, _encode(story_json(story, links)).encode())
+                entries.append(found[1])
+            return entries
+
+    def _prune(self, wall: Wall) -> None:
+        """Forget the entries of stories the index no longer holds as they were (under lock)."""
+        index = wall.index
+        now = (index.version, today())
+        if self._pruned_for == now:
+            return
+        self._pruned_for = now
+        current = {id(s) for s in index.visible("hallway")}
+        for root, kept in list(self._entries.items()):
+            self._entries[root] = {k: v for k, v in kept.items() if k in current}
+
+
+def playlists() -> Playlists:
+    """This app's playlists, made on first use."""
+    from .api import _CACHE_SIZE  # the module's, so a test can shrink it
+
+    found = current_app.extensions.get("storywall.playlists")
+    if found is None:
+        found = current_app.extensions.setdefault("storywall.playlists", Playlists(_CACHE_SIZE))
+    return found
+
+
+def playlist_for(screen: Screen) -> Playlist:
+    """The playlist `screen` shows now."""
+    return playlists().get(get_wall(), screen)
