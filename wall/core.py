@@ -174,12 +174,15 @@ class Wall:
         with self._guard:
             if self._watching_pid == os.getpid():
                 return
-            if self._loaded_pid != os.getpid():
-                self.index.rescan()  # a forked worker: catch up with the disk
             self.watcher = StoryWatcher(
                 self.index, poll=self.watch == "poll", rescan_every=self.rescan_every
             )
             self.watcher.start()
+            if self._loaded_pid != os.getpid():
+                # A forked worker catches up with the disk, comparing stats: only
+                # what changed since the master read it is read again. Watching
+                # first, a change made meanwhile is seen by one or the other.
+                self.index.catch_up()
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)
 

@@ -27,9 +27,15 @@ from .stories import Problem, Story
 log = logging.getLogger(__name__)
 
 # Bump when Story, Entry or how files are read changes: old caches are ignored.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
-Stat = tuple[str, int, int, int]
+# A file's times are as coarse as the kernel's clock tick (or two seconds, on
+# some file systems): changed again within the tick it was read in, it shows
+# the same stat. Files changed this shortly before a read are not trusted by
+# their stat alone when that read is later compared against (see `rescan`).
+UNSURE_NS = 2_000_000_000
+
+Stat = tuple[str, int, int, int, int]  # path, mtime, size, inode, ctime (which nobody can set)
 Signature = tuple[Stat | None, Stat | None, Stat | None]
 
 
@@ -47,7 +53,12 @@ def _stat(path: str) -> Stat | None:
         st = os.stat(path)
     except OSError:
         return None
-    return (path, st.st_mtime_ns, st.st_size, st.st_ino)
+    return (path, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _unsure(signature: Signature, since: int | None) -> bool:
+    """Whether any of these files changed at or after `since` (ns), so may again unseen."""
+    return since is not None and any(st is not None and st[4] >= since for st in signature)
 
 
 class StoryIndex:
@@ -69,6 +80,7 @@ class StoryIndex:
         self.today = today
         self.version = 0
         self.loaded = False
+        self.loaded_ns = time.time_ns()  # when load() began reading the folder
         self.updated_at = time.time()
         self._entries: dict[str, Entry] = {}
         self._photo_owners: dict[Path, set[str]] = {}
@@ -93,14 +105,15 @@ class StoryIndex:
         parsing 10,000 files costs seconds, comparing their stats does not.
         """
         started = time.perf_counter()
+        self.loaded_ns = time.time_ns()
         # Hundreds of thousands of objects are made here and none is garbage:
         # the collector's passes over them, each longer than the last, would
         # add a fifth to the time.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            saved = self._read_cache(cache) if cache is not None else {}
-            self.rescan()
+            saved, scanned_ns = self._read_cache(cache) if cache is not None else ({}, None)
+            self.rescan(unsure_since=scanned_ns - UNSURE_NS if scanned_ns else None)
         finally:
             if collecting:
                 gc.enable()
@@ -121,30 +134,36 @@ class StoryIndex:
             time.perf_counter() - started,
         )
 
-    def _read_cache(self, cache: Path) -> dict[str, Entry]:
+    def _read_cache(self, cache: Path) -> tuple[dict[str, Entry], int | None]:
+        """The entries saved by the last start, and when that start began reading."""
         try:
             with cache.open("rb") as f:
                 saved = pickle.load(f)
         except FileNotFoundError:
-            return {}
+            return {}, None
         except Exception as exc:
             # A cache from another version, or cut short: it only ever saves
             # time, so start from the files instead.
             log.info("ignoring the index cache %s: %r", cache, exc)
-            return {}
+            return {}, None
         if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
-            return {}
-        if saved.get("root") != str(self.root):
-            return {}
+            return {}, None
+        if saved.get("root") != str(self.root) or not isinstance(saved.get("read_ns"), int):
+            return {}, None
         entries = {slug: e for slug, e in saved["entries"].items() if isinstance(e, Entry)}
         with self._lock:
             self._entries = dict(entries)
             self._order, self._shown = None, {}
-        return entries
+        return entries, saved["read_ns"]
 
     def _write_cache(self, cache: Path, entries: dict[str, Entry]) -> None:
         data = pickle.dumps(
-            {"format": CACHE_FORMAT, "root": str(self.root), "entries": entries},
+            {
+                "format": CACHE_FORMAT,
+                "root": str(self.root),
+                "read_ns": self.loaded_ns,
+                "entries": entries,
+            },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         try:
@@ -153,12 +172,26 @@ class StoryIndex:
         except OSError as exc:
             log.warning("cannot write the index cache %s: %s", cache, exc)
 
-    def rescan(self) -> bool:
-        """Compare the whole folder with the index; re-read only what differs."""
+    def rescan(self, *, unsure_since: int | None = None) -> bool:
+        """Compare the whole folder with the index; re-read only what differs.
+
+        Comparing with what an earlier read recorded (a cache, a parent
+        process), `unsure_since` (ns since the epoch) is a little before that
+        read began: files changed since then are read again whatever their
+        stat says, for a change within the clock tick of the read leaves none.
+        """
         on_disk = set(self.folder.slugs())
         with self._lock:
             known = set(self._entries)
-        return self.refresh(on_disk | known)
+        return self.refresh(on_disk | known, unsure_since=unsure_since)
+
+    def catch_up(self) -> bool:
+        """In a process forked after `load()`: read what changed since, comparing stats.
+
+        Only files changed since the load began (or just before) are read again;
+        everything else the parent read is kept as it is.
+        """
+        return self.rescan(unsure_since=self.loaded_ns - UNSURE_NS)
 
     def refresh_paths(self, paths: Iterable[str | os.PathLike[str]]) -> bool:
         """Re-read the stories that changed paths belong to."""
@@ -172,13 +205,13 @@ class StoryIndex:
                     slugs |= self._photo_owners.get(Path(path), set())
         return self.refresh(slugs) if slugs else False
 
-    def refresh(self, slugs: Iterable[str]) -> bool:
+    def refresh(self, slugs: Iterable[str], *, unsure_since: int | None = None) -> bool:
         """Re-read these slugs from disk. Return True if anything changed."""
         updates: dict[str, Entry | None] = {}
         for slug in slugs:
             with self._lock:
                 old = self._entries.get(slug)
-            new = self._read(slug, old)
+            new = self._read(slug, old, unsure_since)
             if new is not old:
                 updates[slug] = new
         with self._lock:
@@ -196,7 +229,8 @@ class StoryIndex:
                     old is not None
                     and old.story == new.story
                     and old.problems == new.problems
-                    and old.signature[2] == new.signature[2]  # a replaced photo is a change
+                    # A replaced photo is a change (its rendition URLs change).
+                    and (old.signature[2] or ())[:4] == (new.signature[2] or ())[:4]
                 )
                 self._entries[slug] = new
                 if old is not None:
@@ -237,7 +271,7 @@ class StoryIndex:
                 if not owners:
                     del self._photo_owners[entry.story.photo]
 
-    def _read(self, slug: str, old: Entry | None) -> Entry | None:
+    def _read(self, slug: str, old: Entry | None, unsure_since: int | None) -> Entry | None:
         # Strings, not Paths, until a file must be parsed: a rescan of an
         # unchanged folder is only this, ten thousand times over.
         name, is_bundle, single = self.folder.source_name(slug)
@@ -257,7 +291,12 @@ class StoryIndex:
         signature = (source_stat, shadowed, _stat(str(photo)) if photo else None)
         # A file with problems is always re-read: what fixes it (a photo
         # copied in, say) may not touch the story file itself.
-        if old is not None and old.story is not None and old.signature == signature:
+        if (
+            old is not None
+            and old.story is not None
+            and old.signature == signature
+            and not _unsure(signature, unsure_since)
+        ):
             return old
         source = Path(name)
         single = Path(single) if single else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -36,6 +37,10 @@ class WallServer(BaseApplication):  # type: ignore[misc]
     def load(self):  # type: ignore[no-untyped-def]
         if self.application is None:
             self.application = create_app({**self.settings, "DEFER_WATCH": True})
+            # What the master made (the index above all) lives as long as the
+            # workers: out of the collector's sight, its passes in each worker
+            # stay short, and do not copy the pages they would otherwise touch.
+            gc.freeze()
         return self.application
 
     def _post_fork(self, server: Any, worker: Any) -> None:
