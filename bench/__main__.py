@@ -6,13 +6,19 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from . import impact, index_scale, photo, serving
+from . import impact, index_scale, photo, serving, startup
 from .common import git_revision, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 
-BENCHMARKS = {"index": index_scale, "serving": serving, "photo": photo, "impact": impact}
+BENCHMARKS = {
+    "index": index_scale,
+    "startup": startup,
+    "serving": serving,
+    "photo": photo,
+    "impact": impact,
+}
 
 
 def main(names: list[str]) -> None:

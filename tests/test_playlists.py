@@ -5,14 +5,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.conftest import TODAY
-from wall.web import playlists
+from wall.watcher import StoryWatcher
+from wall.web import api, playlists
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}
 
@@ -237,3 +240,94 @@ def test_a_head_request_has_the_headers_and_no_body(wall, client):
     assert head.status_code == 200 and head.data == b""
     assert head.headers["ETag"] == get.headers["ETag"]
     assert head.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+# -- the kiosks' usual questions, answered again without Flask ---------------------------
+
+
+def test_the_answer_given_again_is_the_one_flask_gave(wall, client, monkeypatch):
+    made: list[str] = []
+    real = api.playlist_for
+
+    def counting(screen):  # type: ignore[no-untyped-def]
+        made.append(screen.name)
+        return real(screen)
+
+    monkeypatch.setattr(api, "playlist_for", counting)
+    for headers in (GZIP, {}):
+        url = "/api/stories?screen=lobby&tags=t1"
+        first = client.get(url, headers=headers)
+        again = client.get(url, headers=headers)
+        assert again.status_code == first.status_code == 200
+        assert again.data == first.data and list(again.headers) == list(first.headers)
+        etag = {"If-None-Match": first.headers["ETag"]}
+        checked = client.get(url, headers={**headers, **etag})
+        rechecked = client.get(url, headers={**headers, **etag})
+        assert rechecked.status_code == checked.status_code == 304
+        assert list(rechecked.headers) == list(checked.headers) and rechecked.data == b""
+    # Flask answered the first of each kind; the rest were given again.
+    assert made == ["lobby"] * 4
+    assert "Content-Security-Policy" in again.headers  # the app's headers, as Flask set them
+
+
+def test_an_answer_is_not_given_again_after_a_change(wall, client, index, write_story):
+    etag = client.get("/api/stories", headers=GZIP).headers["ETag"]
+    assert client.get("/api/stories", headers={**GZIP, "If-None-Match": etag}).status_code == 304
+    write_story("story-3", name="Person 3", role="Payroll lead")
+    index.refresh(["story-3"])
+    changed = client.get("/api/stories", headers={**GZIP, "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert b"Payroll lead" in gzip.decompress(changed.data)
+
+
+def test_a_withdrawal_the_watcher_holds_is_applied_before_any_answer(
+    wall, client, index, write_story
+):
+    walled = wall.extensions["storywall"]
+    # A watcher that notices at once but would wait half a minute for quiet.
+    watcher = StoryWatcher(index, quiet=30, max_delay=60)
+    watcher.start()
+    walled.watcher, walled._watching_pid = watcher, os.getpid()
+    try:
+        etag = client.get("/api/stories", headers=GZIP).headers["ETag"]
+        assert (
+            client.get("/api/stories", headers={**GZIP, "If-None-Match": etag}).status_code == 304
+        )
+        write_story(
+            "story-1",
+            name="Person 1",
+            consent={
+                "given_by": "Person 1",
+                "date": TODAY.isoformat(),
+                "scope": ["hallway"],
+                "withdrawn": TODAY.isoformat(),
+            },
+        )
+        deadline = time.monotonic() + 10
+        while watcher._paths.empty() and not watcher._pending:  # noticed, not applied
+            assert time.monotonic() < deadline, "the watcher never noticed"
+            time.sleep(0.01)
+        response = client.get("/api/stories", headers={**GZIP, "If-None-Match": etag})
+        assert response.status_code == 200
+        listed = json.loads(gzip.decompress(response.data))["stories"]
+        assert "story-1" not in [s["slug"] for s in listed]
+    finally:
+        watcher.stop()
+        walled.watcher, walled._watching_pid = None, None
+
+
+def test_other_questions_go_to_flask(wall, client, monkeypatch):
+    etag = client.get("/api/stories", headers=GZIP).headers["ETag"]
+    client.get("/api/stories", headers={**GZIP, "If-None-Match": etag})
+    made: list[str] = []
+    real = api.playlist_for
+    monkeypatch.setattr(api, "playlist_for", lambda s: made.append(s.name) or real(s))
+    for headers in (
+        {"If-None-Match": f"W/{etag}"},
+        {"If-None-Match": '"an-old-one-gz"'},
+        {"Range": "bytes=0-10"},
+        {"If-Modified-Since": "Mon, 30 Nov 2026 07:00:00 GMT"},
+    ):
+        client.get("/api/stories", headers={**GZIP, **headers})
+    client.head("/api/stories", headers=GZIP)
+    assert len(made) == 5

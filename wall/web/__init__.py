@@ -175,6 +175,10 @@ def init_app(app: Flask, settings: Settings) -> None:
             allow,
         )
 
+    from .replay import PlaylistReplay
+
+    app.wsgi_app = PlaylistReplay(app.wsgi_app, wall)  # type: ignore[method-assign]
+
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()
 

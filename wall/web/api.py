@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from ..takedown import playlist_etag
-from . import csrf, get_db, get_wall
+from . import csrf, get_db, get_wall, replay
 from .auth import client_address, current_moderator
 from .playlists import playlist_for
 
@@ -55,12 +55,16 @@ def stories():
     get_wall().catch_up()
     playlist = playlist_for(current_screen())
     if "gzip" in request.headers.get("Accept-Encoding", ""):
-        response = Response(playlist.gzipped, mimetype="application/json")
+        sent = playlist.gzipped
+        response = Response(sent, mimetype="application/json")
         response.headers["Content-Encoding"] = "gzip"
         response.set_etag(f"{playlist.etag}-gz")
     else:
-        response = Response(playlist.body, mimetype="application/json")
+        sent = playlist.body
+        response = Response(sent, mimetype="application/json")
         response.set_etag(playlist.etag)
+    # For PlaylistReplay, which gives this answer again while it holds.
+    request.environ[replay.ENVIRON_KEY] = (*playlist.made_for, sent)
     response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)

@@ -11,6 +11,7 @@ compressing five megabytes takes tens of milliseconds.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -46,6 +47,7 @@ class Playlist:
     body: bytes
     etag: str  # names the content, not the version: every worker agrees on it
     gzipped: bytes
+    made_for: tuple[int, dt.date]  # the index version and day asked for (or later)
 
 
 class Playlists:
@@ -53,6 +55,7 @@ class Playlists:
 
     def __init__(self, size: int) -> None:
         self._built: LRU[Playlist] = LRU(size)
+        self._built_for: tuple[int, dt.date] | None = None  # the latest version and day asked
         # Per address the kiosks use (entries hold absolute links), the last few:
         # id(story) -> (that story, its entry). Holding the story keeps its id
         # from being reused by another.
@@ -62,11 +65,20 @@ class Playlists:
 
     def get(self, wall: Wall, screen: Screen) -> Playlist:
         """The playlist `screen` shows now: made at most once per index version."""
-        day = today()
-        key: Hashable = (wall.index.version, day, screen, request.url_root)
-        return self._built.get_or_build(key, lambda: self._build(wall, screen, key))
+        now = (wall.index.version, today())
+        built = self._built
+        if self._built_for is None or now > self._built_for:
+            # Playlists of an earlier version are not asked for again (but by a
+            # request already under way): at ten thousand stories each is five
+            # megabytes, so they go at once.
+            with self._entries_lock:
+                if self._built_for is None or now > self._built_for:
+                    self._built, self._built_for = LRU(self._built.size), now
+                built = self._built
+        key: Hashable = (*now, screen, request.url_root)
+        return built.get_or_build(key, lambda: self._build(wall, screen, now))
 
-    def _build(self, wall: Wall, screen: Screen, key: Hashable) -> Playlist:
+    def _build(self, wall: Wall, screen: Screen, now: tuple[int, dt.date]) -> Playlist:
         everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
         chosen = (
             [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
@@ -113,7 +125,7 @@ class Playlists:
             log.exception("could not remember playlist %s", etag)
         # Compressed once per version, not per request: a 1,000-story playlist
         # shrinks about tenfold, and hundreds of screens fetch the same bytes.
-        return Playlist(body, etag, gzip.compress(body, compresslevel=6, mtime=0))
+        return Playlist(body, etag, gzip.compress(body, compresslevel=6, mtime=0), now)
 
     def _entries_for(self, wall: Wall, stories: list[Story]) -> list[bytes]:
         """Each story's encoded entry: kept ones as they are, the rest encoded now."""
