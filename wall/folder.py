@@ -108,17 +108,30 @@ class StoryFolder:
 
     def slugs(self) -> Iterator[str]:
         """Every slug with something on disk that could be a story."""
+        yield from self.source_names()
+
+    def source_names(self) -> dict[str, tuple[str, bool, str | None]]:
+        """`source_name()` of every slug with something on disk, from one listing.
+
+        The listing already says which names are folders and which single files
+        exist, so a rescan of ten thousand bundles need not ask each of them:
+        a bundle's shadowed single file is None here when there is none.
+        """
         try:
-            entries = list(os.scandir(self.root))
+            entries = {entry.name: entry for entry in os.scandir(self.root)}
         except (FileNotFoundError, NotADirectoryError):
-            return
-        for entry in entries:
-            if is_ignored_name(entry.name):
+            return {}
+        found: dict[str, tuple[str, bool, str | None]] = {}
+        for name, entry in entries.items():
+            if is_ignored_name(name):
                 continue
             if entry.is_dir():
-                yield entry.name
-            elif entry.name.endswith(SUFFIX):
-                yield entry.name[: -len(SUFFIX)]
+                single = name + SUFFIX
+                shadowed = os.path.join(self._root_name, single) if single in entries else None
+                found[name] = (os.path.join(entry.path, BUNDLE_INDEX), True, shadowed)
+            elif name.endswith(SUFFIX):
+                found.setdefault(name[: -len(SUFFIX)], (entry.path, False, None))
+        return found
 
     # -- containment -----------------------------------------------------------------
 

@@ -58,7 +58,14 @@ def _stat(path: str) -> Stat | None:
 
 def _unsure(signature: Signature, since: int | None) -> bool:
     """Whether any of these files changed at or after `since` (ns), so may again unseen."""
-    return since is not None and any(st is not None and st[4] >= since for st in signature)
+    if since is None:
+        return False
+    source, shadowed, photo = signature
+    return (
+        (source is not None and source[4] >= since)
+        or (shadowed is not None and shadowed[4] >= since)
+        or (photo is not None and photo[4] >= since)
+    )
 
 
 class StoryIndex:
@@ -180,10 +187,10 @@ class StoryIndex:
         read began: files changed since then are read again whatever their
         stat says, for a change within the clock tick of the read leaves none.
         """
-        on_disk = set(self.folder.slugs())
+        listed = self.folder.source_names()
         with self._lock:
             known = set(self._entries)
-        return self.refresh(on_disk | known, unsure_since=unsure_since)
+        return self._refresh(listed.keys() | known, unsure_since, listed)
 
     def catch_up(self) -> bool:
         """In a process forked after `load()`: read what changed since, comparing stats.
@@ -205,13 +212,21 @@ class StoryIndex:
                     slugs |= self._photo_owners.get(Path(path), set())
         return self.refresh(slugs) if slugs else False
 
-    def refresh(self, slugs: Iterable[str], *, unsure_since: int | None = None) -> bool:
+    def refresh(self, slugs: Iterable[str]) -> bool:
         """Re-read these slugs from disk. Return True if anything changed."""
+        return self._refresh(slugs, None, {})
+
+    def _refresh(
+        self,
+        slugs: Iterable[str],
+        unsure_since: int | None,
+        listed: dict[str, tuple[str, bool, str | None]],
+    ) -> bool:
         updates: dict[str, Entry | None] = {}
         for slug in slugs:
             with self._lock:
                 old = self._entries.get(slug)
-            new = self._read(slug, old, unsure_since)
+            new = self._read(slug, old, unsure_since, listed.get(slug))
             if new is not old:
                 updates[slug] = new
         with self._lock:
@@ -271,10 +286,16 @@ class StoryIndex:
                 if not owners:
                     del self._photo_owners[entry.story.photo]
 
-    def _read(self, slug: str, old: Entry | None, unsure_since: int | None) -> Entry | None:
+    def _read(
+        self,
+        slug: str,
+        old: Entry | None,
+        unsure_since: int | None,
+        listed: tuple[str, bool, str | None] | None,
+    ) -> Entry | None:
         # Strings, not Paths, until a file must be parsed: a rescan of an
         # unchanged folder is only this, ten thousand times over.
-        name, is_bundle, single = self.folder.source_name(slug)
+        name, is_bundle, single = listed or self.folder.source_name(slug)
         shadowed = (
             _stat(single) if single else None
         )  # a single file with a bundle's slug is ignored
@@ -340,12 +361,16 @@ class StoryIndex:
         """Every readable story, visible or not: featured first, then newest."""
         with self._lock:
             if self._sorted is None or self._sorted[0] != self.version:
-                if self._order is None:
-                    self._order = OrderedStories(
-                        e.story for e in self._entries.values() if e.story is not None
-                    )
-                self._sorted = (self.version, self._order.in_wall_order())
+                self._sorted = (self.version, self._ordered().in_wall_order())
             return self._sorted[1]
+
+    def _ordered(self) -> OrderedStories:
+        """Every readable story in order (under the lock)."""
+        if self._order is None:
+            self._order = OrderedStories(
+                e.story for e in self._entries.values() if e.story is not None
+            )
+        return self._order
 
     def visible(self, place: str, *, tags: Iterable[str] = ()) -> list[Story]:
         """The stories allowed in `place` today, optionally only those with any of `tags`."""
@@ -357,8 +382,8 @@ class StoryIndex:
                 kept = self._shown.get(place)
                 if kept is None or kept[0] != today:
                     # Once a day per place; after that, each change places only itself.
-                    shown = [s for s in self.stories() if self.is_visible(s, place, today)]
-                    kept = self._shown[place] = (today, OrderedStories(shown))
+                    shown = self._ordered().where(lambda s: self.is_visible(s, place, today))
+                    kept = self._shown[place] = (today, shown)
                 cached = kept[1].in_wall_order()
                 if len(self._visible) > 8:
                     self._visible.clear()

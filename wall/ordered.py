@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .stories import Story
 
@@ -25,8 +25,18 @@ class OrderedStories:
     """A set of stories (one per slug) that lists them in wall order."""
 
     def __init__(self, stories: Iterable[Story] = ()) -> None:
-        self._stories = sorted(stories, key=wall_order_key)
-        self._keys = [wall_order_key(s) for s in self._stories]
+        pairs = sorted((wall_order_key(s), s) for s in stories)  # keys unique: never compares s
+        self._keys = [key for key, _ in pairs]
+        self._stories = [story for _, story in pairs]
+
+    def where(self, keep: Callable[[Story], bool]) -> OrderedStories:
+        """The stories for which `keep` is true, in the same order."""
+        kept = OrderedStories()
+        for key, story in zip(self._keys, self._stories, strict=True):
+            if keep(story):
+                kept._keys.append(key)
+                kept._stories.append(story)
+        return kept
 
     def add(self, story: Story) -> None:
         key = wall_order_key(story)
