@@ -125,3 +125,28 @@ def test_changes_made_while_the_workers_start_are_served(tmp_path: Path) -> None
         server.terminate()
         server.wait(15)
         log.close()
+
+
+def test_the_index_cache_is_written_while_the_workers_start(tmp_path: Path) -> None:
+    from tests.support import Server
+
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    for n in range(20):
+        (stories / f"story-{n}.md").write_text(story_text(name=f"Person {n}"))
+    cache = tmp_path / "instance" / "index-cache.pickle"
+    server = Server(stories, tmp_path / "instance")
+    try:
+        deadline = time.monotonic() + 30
+        while not cache.exists():  # written by a child of the master, beside the workers
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.05)
+        first = {slug: s["name"] for slug, s in listing(server.url).items()}
+    finally:
+        server.stop()
+    again = Server(stories, tmp_path / "instance")
+    try:
+        assert {slug: s["name"] for slug, s in listing(again.url).items()} == first
+        assert "Traceback" not in again.log.read_text()
+    finally:
+        again.stop()

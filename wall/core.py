@@ -157,8 +157,9 @@ class Wall:
             clock=lambda: self.db.clock(),
         )
 
-    def load(self) -> None:
-        self.index.load(cache=self.instance_dir / "index-cache.pickle")
+    def load(self, *, save_cache: bool = True) -> None:
+        cache = self.instance_dir / "index-cache.pickle"
+        self.index.load(cache=cache, save_cache=save_cache)
         self._loaded_pid = os.getpid()
 
     def ensure_watching(self) -> None:

@@ -88,6 +88,7 @@ class StoryIndex:
         self.version = 0
         self.loaded = False
         self.loaded_ns = time.time_ns()  # when load() began reading the folder
+        self.unsaved_cache: tuple[Path, dict[str, Entry]] | None = None
         self.updated_at = time.time()
         self._entries: dict[str, Entry] = {}
         self._photo_owners: dict[Path, set[str]] = {}
@@ -104,12 +105,14 @@ class StoryIndex:
 
     # -- reading ---------------------------------------------------------------
 
-    def load(self, cache: Path | None = None) -> None:
+    def load(self, cache: Path | None = None, *, save_cache: bool = True) -> None:
         """Read every story in the folder.
 
         With a `cache` file (in the instance folder), a restart re-reads only
         the files whose size, time or inode changed since the last start:
         parsing 10,000 files costs seconds, comparing their stats does not.
+        The cache is rewritten when anything was read afresh; with `save_cache`
+        false, not now but by `save_cache()`, when the caller chooses.
         """
         started = time.perf_counter()
         self.loaded_ns = time.time_ns()
@@ -131,7 +134,9 @@ class StoryIndex:
         # Rewritten only when something was read afresh or is gone: a restart
         # with nothing changed is spared writing tens of megabytes.
         if cache is not None and (reused != len(kept) or len(saved) != len(kept)):
-            self._write_cache(cache, kept)
+            self.unsaved_cache = (cache, kept)
+            if save_cache:
+                self.save_cache()
         log.info(
             "indexed %d stories (%d problems, %d unchanged since the last start) from %s in %.2fs",
             len(kept),
@@ -162,6 +167,13 @@ class StoryIndex:
             self._entries = dict(entries)
             self._order, self._shown = None, {}
         return entries, saved["read_ns"]
+
+    def save_cache(self) -> None:
+        """Write the cache `load()` left unsaved, if any."""
+        if self.unsaved_cache is not None:
+            cache, entries = self.unsaved_cache
+            self.unsaved_cache = None
+            self._write_cache(cache, entries)
 
     def _write_cache(self, cache: Path, entries: dict[str, Entry]) -> None:
         data = pickle.dumps(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from . import create_app
+from .index import StoryIndex
+
+log = logging.getLogger(__name__)
 
 
 class WallServer(BaseApplication):  # type: ignore[misc]
@@ -37,6 +42,7 @@ class WallServer(BaseApplication):  # type: ignore[misc]
     def load(self):  # type: ignore[no-untyped-def]
         if self.application is None:
             self.application = create_app({**self.settings, "DEFER_WATCH": True})
+            _save_index_cache_aside(self.application.extensions["storywall"].index)
             # What the master made (the index above all) lives as long as the
             # workers: out of the collector's sight, its passes in each worker
             # stay short, and do not copy the pages they would otherwise touch.
@@ -54,6 +60,27 @@ class WallServer(BaseApplication):  # type: ignore[misc]
     def _worker_exit(self, server: Any, worker: Any) -> None:
         if self.application is not None:
             self.application.extensions["storywall"].stop()
+
+
+def _save_index_cache_aside(index: StoryIndex) -> None:
+    """Write the index cache from a child process, while the master forks its workers.
+
+    Pickling ten thousand stories takes a few tenths of a second that the first
+    answer need not wait for; the master has no threads yet, so forking is
+    safe, and the child sees the index exactly as loaded. gunicorn reaps it.
+    """
+    if index.unsaved_cache is None:
+        return
+    if os.fork() == 0:
+        status = 1
+        try:
+            index.save_cache()
+            status = 0
+        except BaseException:  # a child must never return into gunicorn's master
+            log.exception("could not write the index cache")
+        finally:
+            os._exit(status)
+    index.unsaved_cache = None
 
 
 def gunicorn_options(

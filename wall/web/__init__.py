@@ -90,7 +90,9 @@ def _instance_secret(instance: Path) -> str:
 
 def init_app(app: Flask, settings: Settings) -> None:
     wall = Wall.from_settings(settings)
-    wall.load()
+    # Under `storywall serve` (DEFER_WATCH) the server writes the index cache
+    # once its workers are on their way; see wall.server.
+    wall.load(save_cache=not settings.get("DEFER_WATCH"))
     wall.db  # noqa: B018 -- opened now, before any request thread could race to open it
     app.extensions["storywall"] = wall
     app.add_template_filter(tag_label, "tag_label")
