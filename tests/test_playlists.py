@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.conftest import TODAY
 from wall.watcher import StoryWatcher
-from wall.web import api, playlists
+from wall.web import api, gzipped, playlists
 
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}
 
@@ -54,11 +54,14 @@ def changed_then_compared(app, client, index, change) -> list[dict]:
     index.rescan()
     listed = []
     for url in URLS:
-        kept = client.get(url)
+        kept, kept_gzip = client.get(url), client.get(url, headers=GZIP)
         fresh = as_built_afresh(app, client, url)
+        fresh_gzip = client.get(url, headers=GZIP)
         assert kept.status_code == fresh.status_code == 200
         assert kept.data == fresh.data, url
         assert kept.headers["ETag"] == fresh.headers["ETag"]
+        # The same bytes compressed, whichever pieces were kept: one strong ETag, one body.
+        assert kept_gzip.data == fresh_gzip.data and gzip.decompress(kept_gzip.data) == kept.data
         # And the joined entries are the one JSON document json.dumps would write.
         data = json.loads(kept.data)
         assert json.dumps(data, separators=(",", ":")).encode() == kept.data
@@ -142,6 +145,27 @@ def test_a_replaced_photo_gets_new_addresses(wall, client, index):
     listed = changed_then_compared(wall, client, index, replace)
     after = {s["slug"]: s for s in listed[0]["stories"]}
     assert after["pictured"]["photo"]["src"] != before["pictured"]["photo"]["src"]
+
+
+def test_a_large_wall_is_compressed_in_pieces_and_edits_recompress_one(
+    app, client, index, write_story, monkeypatch
+):
+    monkeypatch.setattr(playlists, "PIECE", 8)  # many pieces from a few stories
+    for n in range(120):
+        write_story(f"story-{n:03d}", name=f"Person {n}", tags=[f"t{n % 3}"])
+    index.rescan()
+    before = client.get("/api/stories", headers=GZIP).data
+    compressed: list[bytes] = []
+    real = gzipped.deflated
+    monkeypatch.setattr(gzipped, "deflated", lambda p: compressed.append(p) or real(p))
+    write_story("story-077", name="Person 77", role="DBA", tags=["t2"])
+    index.rescan()
+    after = client.get("/api/stories", headers=GZIP).data
+    # Only the piece holding the edit (the order, so the closing part, is as it was).
+    assert len(compressed) == 1 and b"DBA" in compressed[0]
+    assert gzip.decompress(after) == client.get("/api/stories").data != gzip.decompress(before)
+    fresh = as_built_afresh(app, client, "/api/stories", GZIP)
+    assert fresh.data == after
 
 
 def test_an_edit_encodes_only_the_story_that_changed(wall, client, index, write_story, monkeypatch):

@@ -12,12 +12,12 @@ compressing five megabytes takes tens of milliseconds.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import logging
 import sqlite3
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -27,14 +27,18 @@ from flask import current_app, request
 from ..core import Wall
 from ..rotation import boosted, cycle
 from ..screens import Screen
-from ..stories import Story
+from ..stories import KINDS, Story
 from . import get_db, get_wall, today
 from .cache import LRU
 from .cards import KioskLinks, story_json
+from .gzipped import GzipPieces
 
 log = logging.getLogger(__name__)
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+# Entries per piece of a playlist compressed on its own, on average: about 120 kB,
+# four times deflate's window, so starting afresh costs a few per cent in size.
+PIECE = 256
 # Addresses the wall is reached by (an intranet name, an IP address, a proxy's
 # name) whose encoded entries are kept.
 ADDRESSES = 4
@@ -59,7 +63,8 @@ class Playlists:
         # Per address the kiosks use (entries hold absolute links), the last few:
         # id(story) -> (that story, its entry). Holding the story keeps its id
         # from being reused by another.
-        self._entries: OrderedDict[str, dict[int, tuple[Story, bytes]]] = OrderedDict()
+        self._entries: OrderedDict[str, dict[int, tuple[Story, bytes, bool]]] = OrderedDict()
+        self._gzip = GzipPieces()
         self._entries_lock = threading.Lock()
         self._pruned_for: tuple[int, object] | None = None
 
@@ -79,7 +84,9 @@ class Playlists:
         return built.get_or_build(key, lambda: self._build(wall, screen, now))
 
     def _build(self, wall: Wall, screen: Screen, now: tuple[int, dt.date]) -> Playlist:
-        everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
+        everything = wall.index.visible("hallway")
+        if not set(KINDS) <= set(screen.kinds):
+            everything = [s for s in everything if s.kind in screen.kinds]
         chosen = (
             [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
         )
@@ -88,7 +95,7 @@ class Playlists:
             # A typo in a screen's tags must not leave a hallway TV on the empty splash.
             notes.append(f"no stories tagged {', '.join(screen.tags)}; showing everything")
             chosen = everything
-        entries = self._entries_for(wall, chosen)
+        pieces = self._pieces(wall, chosen)
         # Thank-yous to the team on this screen's floor, lately approved: they open
         # the cycle and come more often, and a kiosk puts one up at once when it
         # first appears.
@@ -103,20 +110,21 @@ class Playlists:
             rotation = first + [s for s in order if s not in boosted_first]
         else:
             rotation = cycle(chosen, today(), first)
-        # Byte for byte what json.dumps makes of the whole playlist at once.
-        body = b"".join(
-            [
-                b'{"stories":[',
-                b",".join(entries),
-                b'],"cycle":',
-                _encode(rotation).encode(),
-                b',"first":',
-                _encode(first).encode(),
-                b',"screen":',
-                _encode({**screen.as_json(), "notes": notes}).encode(),
-                b"}",
-            ]
+        pieces.append(
+            b"".join(
+                [
+                    b'],"cycle":',
+                    _encode(rotation).encode(),
+                    b',"first":',
+                    _encode(first).encode(),
+                    b',"screen":',
+                    _encode({**screen.as_json(), "notes": notes}).encode(),
+                    b"}",
+                ]
+            )
         )
+        # Byte for byte what json.dumps makes of the whole playlist at once.
+        body = b"".join(pieces)
         etag = hashlib.blake2b(body, digest_size=12).hexdigest()
         # What it holds, for takedown reports: a kiosk's heartbeat names only the ETag.
         try:
@@ -125,10 +133,17 @@ class Playlists:
             log.exception("could not remember playlist %s", etag)
         # Compressed once per version, not per request: a 1,000-story playlist
         # shrinks about tenfold, and hundreds of screens fetch the same bytes.
-        return Playlist(body, etag, gzip.compress(body, compresslevel=6, mtime=0), now)
+        # Only the pieces an edit touched are compressed again.
+        return Playlist(body, etag, self._gzip.gzip(pieces, body), now)
 
-    def _entries_for(self, wall: Wall, stories: list[Story]) -> list[bytes]:
-        """Each story's encoded entry: kept ones as they are, the rest encoded now."""
+    def _pieces(self, wall: Wall, stories: list[Story]) -> list[bytes]:
+        """The playlist's opening and its stories' entries, cut into pieces.
+
+        Each story's entry is encoded once and kept. The cuts fall after
+        entries chosen by their own bytes (one in PIECE on average), not by
+        position, so an edit, an addition or a removal changes one piece and
+        leaves the others as they were, to be compressed no more.
+        """
         root = request.url_root
         with self._entries_lock:
             self._prune(wall)
@@ -137,14 +152,21 @@ class Playlists:
             while len(self._entries) > ADDRESSES:  # a Host header is anyone's to make up
                 self._entries.popitem(last=False)
             links: KioskLinks | None = None
-            entries = []
+            pieces: list[bytes] = []
+            piece: list[bytes] = [b'{"stories":[']
             for story in stories:
                 found = kept.get(id(story))
                 if found is None or found[0] is not story:
                     links = links or KioskLinks()
-                    found = kept[id(story)] = (story, _encode(story_json(story, links)).encode())
-                entries.append(found[1])
-            return entries
+                    entry = _encode(story_json(story, links)).encode()
+                    found = kept[id(story)] = (story, entry, zlib.crc32(entry) % PIECE == 0)
+                piece.append(found[1])
+                if found[2]:
+                    pieces.append(_joined(piece, first=not pieces))
+                    piece = [b""]
+            if len(piece) > 1 or not pieces:
+                pieces.append(_joined(piece, first=not pieces))
+            return pieces
 
     def _prune(self, wall: Wall) -> None:
         """Forget the entries of stories the index no longer holds as they were (under lock)."""
@@ -153,9 +175,16 @@ class Playlists:
         if self._pruned_for == now:
             return
         self._pruned_for = now
+        self._gzip.new_version(now)
         current = {id(s) for s in index.visible("hallway")}
         for root, kept in list(self._entries.items()):
             self._entries[root] = {k: v for k, v in kept.items() if k in current}
+
+
+def _joined(piece: list[bytes], *, first: bool) -> bytes:
+    """A piece's bytes: its entries, comma-separated, after a comma unless it comes first."""
+    head, *entries = piece
+    return head + b",".join(entries) if first else b"," + b",".join(entries)
 
 
 def playlists() -> Playlists:
