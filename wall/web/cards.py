@@ -31,15 +31,20 @@ class URLPattern:
         self._build = build
         marks = {f"0{field}0": field for field in fields}
         parts = re.split(f"({'|'.join(marks)})", build(**{f: m for m, f in marks.items()}))
-        filled = parts[1::2]
-        self._parts = parts if sorted(filled) == sorted(marks) else None
-        self._fields = marks
+        self._parts: list[str] | None = parts if sorted(parts[1::2]) == sorted(marks) else None
+        # Where in the parts each value goes.
+        self._slots = [(n, marks[part]) for n, part in enumerate(parts) if n % 2]
 
     def __call__(self, **values: str) -> str:
-        if self._parts is None or not all(_UNQUOTED.match(v) for v in values.values()):
+        if self._parts is None:
             return self._build(**values)
-        fields = self._fields
-        return "".join(values[fields[p]] if n % 2 else p for n, p in enumerate(self._parts))
+        url = list(self._parts)
+        for at, field in self._slots:
+            value = values[field]
+            if not _UNQUOTED.match(value):
+                return self._build(**values)
+            url[at] = value
+        return "".join(url)
 
 
 class KioskLinks:
