@@ -65,8 +65,8 @@ class Playlists:
         # from being reused by another.
         self._entries: OrderedDict[str, dict[int, tuple[Story, bytes, bool]]] = OrderedDict()
         self._gzip = GzipPieces()
-        self._entries_lock = threading.Lock()
-        self._pruned_for: tuple[int, object] | None = None
+        self._lock = threading.Lock()
+        self._pruned_for: tuple[int, dt.date] | None = None
 
     def get(self, wall: Wall, screen: Screen) -> Playlist:
         """The playlist `screen` shows now: made at most once per index version."""
@@ -76,7 +76,7 @@ class Playlists:
             # Playlists of an earlier version are not asked for again (but by a
             # request already under way): at ten thousand stories each is five
             # megabytes, so they go at once.
-            with self._entries_lock:
+            with self._lock:
                 if self._built_for is None or now > self._built_for:
                     self._built, self._built_for = LRU(self._built.size), now
                 built = self._built
@@ -145,7 +145,7 @@ class Playlists:
         leaves the others as they were, to be compressed no more.
         """
         root = request.url_root
-        with self._entries_lock:
+        with self._lock:
             self._prune(wall)
             kept = self._entries.setdefault(root, {})
             self._entries.move_to_end(root)
@@ -182,7 +182,8 @@ class Playlists:
 
 
 def _joined(piece: list[bytes], *, first: bool) -> bytes:
-    """A piece's bytes: its entries, comma-separated, after a comma unless it comes first."""
+    """A piece's bytes. The first opens the playlist (its head) before its entries;
+    the others start with the comma that follows the entry before them."""
     head, *entries = piece
     return head + b",".join(entries) if first else b"," + b",".join(entries)
 
