@@ -234,10 +234,10 @@ class StoryIndex:
         unsure_since: int | None,
         listed: dict[str, tuple[str, bool, str | None]],
     ) -> bool:
+        with self._lock:
+            olds = {slug: self._entries.get(slug) for slug in slugs}
         updates: dict[str, Entry | None] = {}
-        for slug in slugs:
-            with self._lock:
-                old = self._entries.get(slug)
+        for slug, old in olds.items():
             new = self._read(slug, old, unsure_since, listed.get(slug))
             if new is not old:
                 updates[slug] = new

@@ -48,12 +48,15 @@ class URLPattern:
 
 
 class KioskLinks:
-    """The addresses in kiosk entries, each route built once for a whole playlist."""
+    """The addresses in kiosk entries, each route built once for a whole playlist;
+    and the settings every entry reads, looked up once."""
 
     def __init__(self) -> None:
         self.story = URLPattern(public_story_url, "slug")
         self.qr = URLPattern(lambda slug: url_for("kiosk.qr_code", slug=slug), "slug")
         self.photo = URLPattern(_photo_url_prefix, "slug", "token")
+        config = current_app.config
+        self.seconds = (int(config["SLIDE_MIN_SECONDS"]), int(config["SLIDE_MAX_SECONDS"]))
 
 
 def _photo_url_prefix(endpoint: str = "intranet.photo", **values: Any) -> str:
@@ -154,7 +157,6 @@ def story_json(story: Story, links: KioskLinks | None = None) -> dict[str, Any]:
     Building many, pass the same `links` to each.
     """
     links = links or KioskLinks()
-    config = current_app.config
     return {
         "slug": story.slug,
         # As the customer chose to be credited: without a name, the role takes
@@ -170,9 +172,7 @@ def story_json(story: Story, links: KioskLinks | None = None) -> dict[str, Any]:
         "tags": list(story.tags),
         "featured": story.featured,
         "date": story.date.isoformat() if story.date else None,
-        "seconds": seconds_on_screen(
-            story, int(config["SLIDE_MIN_SECONDS"]), int(config["SLIDE_MAX_SECONDS"])
-        ),
+        "seconds": seconds_on_screen(story, *links.seconds),
         "url": links.story(slug=story.slug),
         "qr": links.qr(slug=story.slug),
         "photo": photo_sources(story, pattern=links.photo),
