@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -13,6 +14,10 @@ from . import create_app
 from .index import StoryIndex
 
 log = logging.getLogger(__name__)
+
+# mallopt() parameters, from glibc's malloc.h.
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 
 class WallServer(BaseApplication):  # type: ignore[misc]
@@ -41,6 +46,7 @@ class WallServer(BaseApplication):  # type: ignore[misc]
 
     def load(self):  # type: ignore[no-untyped-def]
         if self.application is None:
+            _give_back_large_blocks()
             self.application = create_app({**self.settings, "DEFER_WATCH": True})
             _save_index_cache_aside(self.application.extensions["storywall"].index)
             # What the master made (the index above all) lives as long as the
@@ -60,6 +66,26 @@ class WallServer(BaseApplication):  # type: ignore[misc]
     def _worker_exit(self, server: Any, worker: Any) -> None:
         if self.application is not None:
             self.application.extensions["storywall"].stop()
+
+
+def _give_back_large_blocks() -> None:
+    """Have glibc's malloc return large freed blocks to the system, for master and workers.
+
+    Each new version of a playlist allocates a few buffers of megabytes (at
+    10,000 stories the JSON is five) and frees the last version's. After a few
+    such frees glibc serves them from its heap instead of mapping them, where
+    freed space lingers, and with hundreds of threads it keeps an arena per
+    thread up to eight per core: a worker grew by 50 MB over 20 edits. Large
+    blocks mapped (and unmapped when freed) and two arenas keep it flat.
+    Elsewhere than glibc this does nothing.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    mallopt(M_ARENA_MAX, 2)
 
 
 def _save_index_cache_aside(index: StoryIndex) -> None:
