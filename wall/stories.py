@@ -201,7 +201,7 @@ class Story:
         """The customer's name as they chose to be credited ("" for no name)."""
         return credited_name(self.name, self.credit)
 
-    @cached_property  # asked for several times per slide of every story
+    @property
     def credit_lines(self) -> tuple[str, str]:
         """The slide's and card's two lines: the name, then role and company.
 
@@ -247,7 +247,7 @@ class Story:
     def is_bundle(self) -> bool:
         return is_bundle_file(self.source)
 
-    @cached_property
+    @property
     def tv_line(self) -> str:
         """The one sentence for the TV: the quote, else the title, else the body's first."""
         if self.quote:
