@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from wall import index as index_module
+from wall import index_cache
 from wall.index import StoryIndex
 
 
@@ -218,7 +219,7 @@ def test_a_change_the_stat_cannot_show_is_read_again(stories, write_story, tmp_p
     first = StoryIndex(stories)
     first.load(cache=cache)
     _as_if_read_before(first, "maria", role="Swing-shift foreman")
-    first._write_cache(cache, dict(first._entries))
+    index_cache.write(cache, first.root, first.loaded_ns, dict(first._entries))
     # The next start does not trust the cached stat of a file changed so
     # shortly before the cache was read.
     again = StoryIndex(stories)

@@ -11,23 +11,19 @@ import datetime as dt
 import gc
 import logging
 import os
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_atomic
+from . import index_cache
 from .folder import StoryFolder
 from .ordered import OrderedStories
 from .parsing import DEFAULT_LIMITS, StoryLimits, load_story
 from .stories import Problem, Story
 
 log = logging.getLogger(__name__)
-
-# Bump when Story, Entry or how files are read changes: old caches are ignored.
-CACHE_FORMAT = 4
 
 # A file's times are as coarse as the kernel's clock tick (or two seconds, on
 # some file systems): changed again within the tick it was read in, it shows
@@ -147,49 +143,20 @@ class StoryIndex:
         )
 
     def _read_cache(self, cache: Path) -> tuple[dict[str, Entry], int | None]:
-        """The entries saved by the last start, and when that start began reading."""
-        try:
-            with cache.open("rb") as f:
-                saved = pickle.load(f)
-        except FileNotFoundError:
-            return {}, None
-        except Exception as exc:
-            # A cache from another version, or cut short: it only ever saves
-            # time, so start from the files instead.
-            log.info("ignoring the index cache %s: %r", cache, exc)
-            return {}, None
-        if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
-            return {}, None
-        if saved.get("root") != str(self.root) or not isinstance(saved.get("read_ns"), int):
-            return {}, None
-        entries = {slug: e for slug, e in saved["entries"].items() if isinstance(e, Entry)}
+        """The entries saved by the last start, now the index's, and when it began reading."""
+        saved, read_ns = index_cache.read(cache, self.root)
+        entries = {slug: e for slug, e in saved.items() if isinstance(e, Entry)}
         with self._lock:
             self._entries = dict(entries)
             self._order, self._shown = None, {}
-        return entries, saved["read_ns"]
+        return entries, read_ns
 
     def save_cache(self) -> None:
         """Write the cache `load()` left unsaved, if any."""
         if self.unsaved_cache is not None:
             cache, entries = self.unsaved_cache
             self.unsaved_cache = None
-            self._write_cache(cache, entries)
-
-    def _write_cache(self, cache: Path, entries: dict[str, Entry]) -> None:
-        data = pickle.dumps(
-            {
-                "format": CACHE_FORMAT,
-                "root": str(self.root),
-                "read_ns": self.loaded_ns,
-                "entries": entries,
-            },
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache, data)
-        except OSError as exc:
-            log.warning("cannot write the index cache %s: %s", cache, exc)
+            index_cache.write(cache, self.root, self.loaded_ns, entries)
 
     def rescan(self, *, unsure_since: int | None = None) -> bool:
         """Compare the whole folder with the index; re-read only what differs.
