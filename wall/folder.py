@@ -122,15 +122,16 @@ class StoryFolder:
         except (FileNotFoundError, NotADirectoryError):
             return {}
         found: dict[str, tuple[str, bool, str | None]] = {}
+        inside = self._root_name + os.sep
         for name, entry in entries.items():
             if is_ignored_name(name):
                 continue
             if entry.is_dir():
                 single = name + SUFFIX
-                shadowed = os.path.join(self._root_name, single) if single in entries else None
-                found[name] = (os.path.join(entry.path, BUNDLE_INDEX), True, shadowed)
+                shadowed = inside + single if single in entries else None
+                found[name] = (inside + name + os.sep + BUNDLE_INDEX, True, shadowed)
             elif name.endswith(SUFFIX):
-                found.setdefault(name[: -len(SUFFIX)], (entry.path, False, None))
+                found.setdefault(name[: -len(SUFFIX)], (inside + name, False, None))
         return found
 
     # -- containment -----------------------------------------------------------------

@@ -287,15 +287,14 @@ class StoryIndex:
                 )
                 return Entry((None, None, None), None, (problem,))
             return None
-        photo = old.story.photo if old is not None and old.story is not None else None
-        signature = (source_stat, shadowed, _stat(str(photo)) if photo else None)
+        kept = old.story if old is not None else None
+        signature = (source_stat, shadowed, _stat(str(kept.photo)) if kept and kept.photo else None)
         # A file with problems is always re-read: what fixes it (a photo
         # copied in, say) may not touch the story file itself.
         if (
-            old is not None
-            and old.story is not None
-            and old.signature == signature
-            and not _unsure(signature, unsure_since)
+            kept is not None
+            and old.signature == signature  # type: ignore[union-attr]
+            and (unsure_since is None or not _unsure(signature, unsure_since))
         ):
             return old
         source = Path(name)
