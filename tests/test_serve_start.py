@@ -150,3 +150,67 @@ def test_the_index_cache_is_written_while_the_workers_start(tmp_path: Path) -> N
         assert "Traceback" not in again.log.read_text()
     finally:
         again.stop()
+
+
+def _ask(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url + "/api/stories", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:  # a 304 arrives as one
+        return error.code, dict(error.headers), error.read()
+
+
+def test_kiosks_get_gzip_and_304_from_every_worker(tmp_path: Path) -> None:
+    import gzip
+
+    from tests.support import Server
+
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    for n in range(30):
+        (stories / f"story-{n}.md").write_text(story_text(name=f"Person {n}"))
+    server = Server(stories, tmp_path / "instance")
+    try:
+        _, plain_headers, plain = _ask(server.url, {})
+        seen = set()
+        # Each on a new connection, so both workers answer, from Flask and then again.
+        for _ in range(12):
+            status, headers, body = _ask(server.url, {"Accept-Encoding": "gzip"})
+            assert status == 200 and headers["Content-Encoding"] == "gzip"
+            assert headers["Vary"] == "Accept-Encoding" and headers["Date"]
+            assert gzip.decompress(body) == plain
+            seen.add(headers["ETag"])
+        assert seen == {plain_headers["ETag"][:-1] + '-gz"'}
+        etag = seen.pop()
+        for _ in range(12):
+            status, headers, body = _ask(
+                server.url, {"Accept-Encoding": "gzip", "If-None-Match": etag}
+            )
+            assert (status, body, headers["ETag"]) == (304, b"", etag)
+        # A withdrawal: the old ETag gets the new playlist, from whichever worker.
+        (stories / "story-7.md").write_text(
+            story_text(
+                name="Person 7",
+                consent={
+                    "given_by": "Person 7",
+                    "date": TODAY.isoformat(),
+                    "scope": ["hallway"],
+                    "withdrawn": TODAY.isoformat(),
+                },
+            )
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            status, headers, body = _ask(
+                server.url, {"Accept-Encoding": "gzip", "If-None-Match": etag}
+            )
+            if status == 200:
+                break
+            assert time.monotonic() < deadline, "the withdrawal never reached /api/stories"
+            time.sleep(0.02)
+        for _ in range(12):
+            status, headers, body = _ask(server.url, {"Accept-Encoding": "gzip"})
+            assert status == 200 and b"Person 7" not in gzip.decompress(body)
+    finally:
+        server.stop()
