@@ -115,7 +115,10 @@ def starts(stories: Path, count: int, tmp: Path) -> dict[str, list[float]]:
             finally:
                 serve.stop()
             # Written by a child of the first start's master, beside its workers.
+            waited = time.monotonic() + 60
             while not (instance / "index-cache.pickle").exists():
+                if time.monotonic() > waited:
+                    raise RuntimeError(f"no index cache after a first start: {serve.log.name}")
                 time.sleep(0.05)
     return times
 
