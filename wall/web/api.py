@@ -22,7 +22,6 @@ bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
-_CACHE_SIZE = 64
 
 # What a heartbeat may hold. A kiosk sends a few hundred bytes; one that could
 # not report for days sends a count for each story it showed meanwhile.

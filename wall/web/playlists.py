@@ -39,6 +39,8 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 # Entries per piece of a playlist compressed on its own, on average: about 120 kB,
 # four times deflate's window, so starting afresh costs a few per cent in size.
 PIECE = 256
+# Playlists kept per version: one per screen's settings and address.
+KEPT_PER_VERSION = 64
 # Addresses the wall is reached by (an intranet name, an IP address, a proxy's
 # name) whose encoded entries are kept.
 ADDRESSES = 4
@@ -190,11 +192,10 @@ def _joined(piece: list[bytes], *, first: bool) -> bytes:
 
 def playlists() -> Playlists:
     """This app's playlists, made on first use."""
-    from .api import _CACHE_SIZE  # the module's, so a test can shrink it
-
     found = current_app.extensions.get("storywall.playlists")
     if found is None:
-        found = current_app.extensions.setdefault("storywall.playlists", Playlists(_CACHE_SIZE))
+        made = Playlists(KEPT_PER_VERSION)
+        found = current_app.extensions.setdefault("storywall.playlists", made)
     return found
 
 
