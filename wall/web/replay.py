@@ -109,8 +109,10 @@ class PlaylistReplay:
     def _remember(self, question: tuple, made: tuple, status: str, headers: Headers) -> None:
         version, day, sent = made
         names = {name.lower(): value for name, value in headers}
-        if "set-cookie" in names or "etag" not in names:
-            return  # a response for one client only, or one that cannot be revalidated
+        if "set-cookie" in names or "cookie" in names.get("vary", "").lower():
+            return  # an answer for one client only
+        if "etag" not in names:
+            return  # one that cannot be revalidated
         with self._lock:
             if self._for is None or (version, day) > self._for:
                 # Answers for an earlier version are never given again: let their bytes go.
