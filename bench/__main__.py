@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from . import cluster, impact, index_scale, photo, serving
+from . import cluster, impact, index_scale, photo, serving, startup
 from .common import git_revision, machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +14,7 @@ DATA = ROOT / "bench" / ".data"
 
 BENCHMARKS = {
     "index": index_scale,
+    "startup": startup,
     "serving": serving,
     "photo": photo,
     "impact": impact,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from wall.web import api, intranet
+from wall.web import intranet, playlists
 from wall.web.cache import LRU
 
 
@@ -80,7 +80,7 @@ def test_playlists_are_cached_safely_by_many_threads(
         assert response.status_code == 200, response.status_code
         assert response.get_json()["stories"][0]["slug"] == "maria"
 
-    monkeypatch.setattr(api, "_CACHE_SIZE", 2)  # far fewer than the screens asking
+    monkeypatch.setattr(playlists, "KEPT_PER_VERSION", 2)  # far fewer than the screens asking
     assert hammer(work, threads=12, rounds=200) == []
 
 

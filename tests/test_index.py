@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 from wall import index as index_module
+from wall import index_cache
 from wall.index import StoryIndex
 
 
@@ -166,6 +168,9 @@ def test_tags_counts_visible_stories(stories, write_story) -> None:
 
 
 def test_a_restart_reuses_what_did_not_change(stories, write_story, tmp_path, monkeypatch) -> None:
+    # Files changed just before a load are read again on the next one (see
+    # test_a_change_the_stat_cannot_show_is_read_again); these were not.
+    monkeypatch.setattr(index_module, "UNSURE_NS", 0)
     for n in range(5):
         write_story(f"story-{n}")
     cache = tmp_path / "instance" / "index-cache.pickle"
@@ -195,3 +200,101 @@ def test_a_broken_cache_is_ignored(stories, write_story, tmp_path) -> None:
     index = StoryIndex(stories)
     index.load(cache=cache)
     assert index.get("maria") is not None
+
+
+def _as_if_read_before(index: StoryIndex, slug: str, **fields: object) -> None:
+    """Make the index hold an older content of `slug` under the file's current stat.
+
+    That is what a read leaves when the file changes again within the same
+    clock tick: the stat the index recorded is the stat the file has now.
+    """
+    entry = index._entries[slug]
+    older = dataclasses.replace(entry.story, **fields)
+    index._entries[slug] = dataclasses.replace(entry, story=older)
+
+
+def test_a_change_the_stat_cannot_show_is_read_again(stories, write_story, tmp_path) -> None:
+    write_story("maria", role="DBA")
+    cache = tmp_path / "index-cache.pickle"
+    first = StoryIndex(stories)
+    first.load(cache=cache)
+    _as_if_read_before(first, "maria", role="Swing-shift foreman")
+    index_cache.write(cache, first.root, first.loaded_ns, dict(first._entries))
+    # The next start does not trust the cached stat of a file changed so
+    # shortly before the cache was read.
+    again = StoryIndex(stories)
+    again.load(cache=cache)
+    assert again.get("maria").role == "DBA"
+
+
+def test_a_forked_worker_catches_up_with_changes_since_the_load(stories, write_story) -> None:
+    for slug in ("kept", "edited", "withdrawn", "deleted", "same-tick"):
+        write_story(slug, name=slug.title())
+    index = loaded(stories)
+    # Between the load and the worker's watcher: an edit, a withdrawal, a
+    # delete, a new story, and a change the stat cannot show.
+    write_story("edited", name="Edited", role="DBA")
+    write_story("withdrawn", name="Withdrawn", consent={
+        "given_by": "Withdrawn", "date": "2026-01-01", "scope": ["hallway", "intranet"],
+        "withdrawn": "2026-01-02",
+    })  # fmt: skip
+    shutil.rmtree(stories / "deleted")
+    write_story("added", name="Added")
+    _as_if_read_before(index, "same-tick", role="Not any more")
+    assert index.catch_up()
+    assert index.get("edited").role == "DBA"
+    assert "withdrawn" not in {s.slug for s in index.visible("hallway")}
+    assert index.get("deleted") is None and index.get("added") is not None
+    assert index.get("same-tick").role == "Swing-shift foreman"
+
+
+def test_a_forked_worker_reads_again_only_what_changed(stories, write_story, monkeypatch) -> None:
+    monkeypatch.setattr(index_module, "UNSURE_NS", 0)  # as in the restart test above
+    for n in range(5):
+        write_story(f"story-{n}")
+    index = loaded(stories)
+    kept = index.get("story-0")
+    write_story("story-2", role="DBA")
+    reads: list[Path] = []
+    real = index_module.load_story
+
+    def counting(path, root=None, **options):
+        reads.append(path)
+        return real(path, root, **options)
+
+    monkeypatch.setattr(index_module, "load_story", counting)
+    assert index.catch_up()
+    assert reads == [stories / "story-2" / "index.md"]
+    assert index.get("story-0") is kept
+
+
+def test_kept_orders_match_a_sort_from_scratch(stories, write_story) -> None:
+    import random
+
+    rng = random.Random(14)
+    for n in range(40):
+        write_story(f"s{n:02d}", date=f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}")
+    index = loaded(stories)
+    index.visible("hallway"), index.visible("intranet")  # kept from here on, per change
+    for step in range(60):
+        slug = f"s{rng.randrange(50):02d}"
+        change = rng.choice(["edit", "feature", "withdraw", "intranet-only", "delete"])
+        if change == "delete":
+            shutil.rmtree(stories / slug, ignore_errors=True)
+        else:
+            scope = ["intranet"] if change == "intranet-only" else ["hallway", "intranet"]
+            consent = {"given_by": "M", "date": "2026-01-01", "scope": scope}
+            if change == "withdraw":
+                consent["withdrawn"] = "2026-01-02"
+            write_story(
+                slug,
+                role=f"role {step}",
+                date=f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                featured=change == "feature",
+                consent=consent,
+            )
+        index.refresh([slug])
+        fresh = loaded(stories)
+        assert [s.slug for s in index.stories()] == [s.slug for s in fresh.stories()]
+        for place in ("hallway", "intranet"):
+            assert index.visible(place) == fresh.visible(place), (step, change, place)

@@ -184,8 +184,9 @@ class Wall:
         """Makes every story photo's renditions in the background, before a screen asks."""
         return PhotoWarmer(self.index, self.photos)
 
-    def load(self) -> None:
-        self.index.load(cache=self.instance_dir / "index-cache.pickle")
+    def load(self, *, save_cache: bool = True) -> None:
+        cache = self.instance_dir / "index-cache.pickle"
+        self.index.load(cache=cache, save_cache=save_cache)
         self._loaded_pid = os.getpid()
 
     def ensure_watching(self) -> None:
@@ -203,8 +204,6 @@ class Wall:
         with self._guard:
             if self._watching_pid == os.getpid():
                 return
-            if self._loaded_pid != os.getpid():
-                self.index.rescan()  # a forked worker: catch up with the disk
             self.watcher = StoryWatcher(
                 self.index,
                 poll=self.watch == "poll",
@@ -212,6 +211,11 @@ class Wall:
                 poll_interval=self.poll_seconds,
             )
             self.watcher.start()
+            if self._loaded_pid != os.getpid():
+                # A forked worker catches up with the disk, comparing stats: only
+                # what changed since the master read it is read again. Watching
+                # first, a change made meanwhile is seen by one or the other.
+                self.index.catch_up()
             self.warming.start()
             self._watching_pid = os.getpid()
             log.info("watching %s (%s)", self.index.root, self.watcher.mode)

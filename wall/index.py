@@ -8,26 +8,30 @@ there, so a missed, doubled or out-of-order event cannot leave it wrong.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_atomic
+from . import index_cache
 from .folder import StoryFolder
+from .ordered import OrderedStories
 from .parsing import DEFAULT_LIMITS, StoryLimits, load_story
 from .stories import Problem, Story
 
 log = logging.getLogger(__name__)
 
-# Bump when Story, Entry or how files are read changes: old caches are ignored.
-CACHE_FORMAT = 3
+# A file's times are as coarse as the kernel's clock tick (or two seconds, on
+# some file systems): changed again within the tick it was read in, it shows
+# the same stat. Files changed this shortly before a read are not trusted by
+# their stat alone when that read is later compared against (see `rescan`).
+UNSURE_NS = 2_000_000_000
 
-Stat = tuple[str, int, int, int]
+Stat = tuple[str, int, int, int, int]  # path, mtime, size, inode, ctime (which nobody can set)
 Signature = tuple[Stat | None, Stat | None, Stat | None]
 
 
@@ -40,12 +44,24 @@ class Entry:
     problems: tuple[Problem, ...]
 
 
-def _stat(path: Path) -> Stat | None:
+def _stat(path: str) -> Stat | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
-    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+    return (path, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _unsure(signature: Signature, since: int | None) -> bool:
+    """Whether any of these files changed at or after `since` (ns), so may again unseen."""
+    if since is None:
+        return False
+    source, shadowed, photo = signature
+    return (
+        (source is not None and source[4] >= since)
+        or (shadowed is not None and shadowed[4] >= since)
+        or (photo is not None and photo[4] >= since)
+    )
 
 
 class StoryIndex:
@@ -67,9 +83,16 @@ class StoryIndex:
         self.today = today
         self.version = 0
         self.loaded = False
+        self.loaded_ns = time.time_ns()  # when load() began reading the folder
+        self.unsaved_cache: tuple[Path, dict[str, Entry]] | None = None
         self.updated_at = time.time()
         self._entries: dict[str, Entry] = {}
         self._photo_owners: dict[Path, set[str]] = {}
+        # Every readable story, and per place the ones shown there on one day,
+        # each kept in order as stories change (None, or missing: made afresh
+        # when next asked for); and the lists handed out for the current version.
+        self._order: OrderedStories | None = None
+        self._shown: dict[str, tuple[dt.date, OrderedStories]] = {}
         self._sorted: tuple[int, list[Story]] | None = None
         self._visible: dict[tuple[int, dt.date, str], list[Story]] = {}
         self._day = today()
@@ -78,67 +101,83 @@ class StoryIndex:
 
     # -- reading ---------------------------------------------------------------
 
-    def load(self, cache: Path | None = None) -> None:
+    def load(self, cache: Path | None = None, *, save_cache: bool = True) -> None:
         """Read every story in the folder.
 
         With a `cache` file (in the instance folder), a restart re-reads only
         the files whose size, time or inode changed since the last start:
         parsing 10,000 files costs seconds, comparing their stats does not.
+        The cache is rewritten when anything was read afresh; with `save_cache`
+        false, not now but by `save_cache()`, when the caller chooses.
         """
         started = time.perf_counter()
-        reused = self._read_cache(cache) if cache is not None else 0
-        self.rescan()
+        self.loaded_ns = time.time_ns()
+        # Hundreds of thousands of objects are made here and none is garbage:
+        # the collector's passes over them, each longer than the last, would
+        # add a fifth to the time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            saved, scanned_ns = self._read_cache(cache) if cache is not None else ({}, None)
+            self.rescan(unsure_since=scanned_ns - UNSURE_NS if scanned_ns else None)
+        finally:
+            if collecting:
+                gc.enable()
         self.loaded = True
-        if cache is not None:
-            self._write_cache(cache)
+        with self._lock:
+            kept = {slug: e for slug, e in self._entries.items() if e.story is not None}
+        reused = sum(1 for slug, entry in kept.items() if saved.get(slug) is entry)
+        # Rewritten only when something was read afresh or is gone: a restart
+        # with nothing changed is spared writing tens of megabytes.
+        if cache is not None and (reused != len(kept) or len(saved) != len(kept)):
+            self.unsaved_cache = (cache, kept)
+            if save_cache:
+                self.save_cache()
         log.info(
             "indexed %d stories (%d problems, %d unchanged since the last start) from %s in %.2fs",
-            len(self.stories()),
+            len(kept),
             len(self.problems()),
             reused,
             self.root,
             time.perf_counter() - started,
         )
 
-    def _read_cache(self, cache: Path) -> int:
-        try:
-            with cache.open("rb") as f:
-                saved = pickle.load(f)
-        except FileNotFoundError:
-            return 0
-        except Exception as exc:
-            # A cache from another version, or cut short: it only ever saves
-            # time, so start from the files instead.
-            log.info("ignoring the index cache %s: %r", cache, exc)
-            return 0
-        if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
-            return 0
-        if saved.get("root") != str(self.root):
-            return 0
-        entries = {slug: e for slug, e in saved["entries"].items() if isinstance(e, Entry)}
+    def _read_cache(self, cache: Path) -> tuple[dict[str, Entry], int | None]:
+        """The entries saved by the last start, now the index's, and when it began reading."""
+        saved, read_ns = index_cache.read(cache, self.root)
+        entries = {slug: e for slug, e in saved.items() if isinstance(e, Entry)}
         with self._lock:
-            self._entries = entries
-        return len(entries)
+            self._entries = dict(entries)
+            self._order, self._shown = None, {}
+        return entries, read_ns
 
-    def _write_cache(self, cache: Path) -> None:
-        with self._lock:
-            entries = {slug: e for slug, e in self._entries.items() if e.story is not None}
-        data = pickle.dumps(
-            {"format": CACHE_FORMAT, "root": str(self.root), "entries": entries},
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache, data)
-        except OSError as exc:
-            log.warning("cannot write the index cache %s: %s", cache, exc)
+    def save_cache(self) -> None:
+        """Write the cache `load()` left unsaved, if any."""
+        if self.unsaved_cache is not None:
+            cache, entries = self.unsaved_cache
+            self.unsaved_cache = None
+            index_cache.write(cache, self.root, self.loaded_ns, entries)
 
-    def rescan(self) -> bool:
-        """Compare the whole folder with the index; re-read only what differs."""
-        on_disk = set(self.folder.slugs())
+    def rescan(self, *, unsure_since: int | None = None) -> bool:
+        """Compare the whole folder with the index; re-read only what differs.
+
+        Comparing with what an earlier read recorded (a cache, a parent
+        process), `unsure_since` (ns since the epoch) is a little before that
+        read began: files changed since then are read again whatever their
+        stat says, for a change within the clock tick of the read leaves none.
+        """
+        listed = self.folder.source_names()
         with self._lock:
             known = set(self._entries)
-        return self.refresh(on_disk | known)
+        return self._refresh(listed.keys() | known, unsure_since, listed)
+
+    def catch_up(self) -> bool:
+        """In a process forked after `load()`: read what changed since, comparing stats.
+
+        Only files changed since the load began (or just before) are read again;
+        everything else the parent read is kept as it is.
+        """
+        return self.rescan(unsure_since=self.loaded_ns - UNSURE_NS)
 
     def refresh_paths(self, paths: Iterable[str | os.PathLike[str]]) -> bool:
         """Re-read the stories that changed paths belong to."""
@@ -154,17 +193,26 @@ class StoryIndex:
 
     def refresh(self, slugs: Iterable[str]) -> bool:
         """Re-read these slugs from disk. Return True if anything changed."""
+        return self._refresh(slugs, None, {})
+
+    def _refresh(
+        self,
+        slugs: Iterable[str],
+        unsure_since: int | None,
+        listed: dict[str, tuple[str, bool, str | None]],
+    ) -> bool:
+        with self._lock:
+            olds = {slug: self._entries.get(slug) for slug in slugs}
         updates: dict[str, Entry | None] = {}
-        for slug in slugs:
-            with self._lock:
-                old = self._entries.get(slug)
-            new = self._read(slug, old)
+        for slug, old in olds.items():
+            new = self._read(slug, old, unsure_since, listed.get(slug))
             if new is not old:
                 updates[slug] = new
         with self._lock:
             changed = False
             for slug, new in updates.items():
                 old = self._entries.get(slug)
+                self._reorder(old.story if old else None, new.story if new else None)
                 if new is None:
                     if old is not None:
                         del self._entries[slug]
@@ -175,7 +223,8 @@ class StoryIndex:
                     old is not None
                     and old.story == new.story
                     and old.problems == new.problems
-                    and old.signature[2] == new.signature[2]  # a replaced photo is a change
+                    # A replaced photo is a change (its rendition URLs change).
+                    and (old.signature[2] or ())[:4] == (new.signature[2] or ())[:4]
                 )
                 self._entries[slug] = new
                 if old is not None:
@@ -187,6 +236,27 @@ class StoryIndex:
                 self._bump()
         return changed
 
+    def _reorder(self, old: Story | None, new: Story | None) -> None:
+        """Put `new` where `old` was in the kept orders (under the lock)."""
+        if old is new:
+            return
+        try:
+            if self._order is not None:
+                if old is not None and not self._order.discard(old):
+                    raise ValueError(f"{old.slug} is not in order")
+                if new is not None:
+                    self._order.add(new)
+            for place, (day, shown) in self._shown.items():
+                if old is not None:
+                    shown.discard(old)  # False when it was not shown there: nothing to take out
+                if new is not None and self.is_visible(new, place, day):
+                    shown.add(new)
+        except ValueError:
+            # Never expected; if the kept orders disagree with the entries, they
+            # are made afresh when next asked for rather than trusted.
+            log.exception("story order out of step; sorting afresh")
+            self._order, self._shown = None, {}
+
     def _forget_photo(self, slug: str, entry: Entry) -> None:
         if entry.story is not None and entry.story.photo is not None:
             owners = self._photo_owners.get(entry.story.photo)
@@ -195,25 +265,40 @@ class StoryIndex:
                 if not owners:
                     del self._photo_owners[entry.story.photo]
 
-    def _read(self, slug: str, old: Entry | None) -> Entry | None:
-        source, is_bundle, single = self.folder.source(slug)
+    def _read(
+        self,
+        slug: str,
+        old: Entry | None,
+        unsure_since: int | None,
+        listed: tuple[str, bool, str | None] | None,
+    ) -> Entry | None:
+        # Strings, not Paths, until a file must be parsed: a rescan of an
+        # unchanged folder is only this, ten thousand times over.
+        name, is_bundle, single = listed or self.folder.source_name(slug)
         shadowed = (
             _stat(single) if single else None
         )  # a single file with a bundle's slug is ignored
-        source_stat = _stat(source)
+        source_stat = _stat(name)
         if source_stat is None:
             if is_bundle:
+                source = Path(name)
                 problem = Problem(
                     source.parent, f"this folder has no {source.name}, so it is not a story yet"
                 )
                 return Entry((None, None, None), None, (problem,))
             return None
-        photo = old.story.photo if old is not None and old.story is not None else None
-        signature = (source_stat, shadowed, _stat(photo) if photo else None)
+        kept = old.story if old is not None else None
+        signature = (source_stat, shadowed, _stat(str(kept.photo)) if kept and kept.photo else None)
         # A file with problems is always re-read: what fixes it (a photo
         # copied in, say) may not touch the story file itself.
-        if old is not None and old.story is not None and old.signature == signature:
+        if (
+            kept is not None
+            and old.signature == signature  # type: ignore[union-attr]
+            and (unsure_since is None or not _unsure(signature, unsure_since))
+        ):
             return old
+        source = Path(name)
+        single = Path(single) if single else None
         try:
             story, problems = load_story(source, self.root, limits=self.limits)
         except Exception as exc:
@@ -224,7 +309,7 @@ class StoryIndex:
         if shadowed is not None and single is not None:
             problems.append(Problem(single, f"the bundle {slug}/ has the same slug; file ignored"))
         if story is not None and story.photo is not None:
-            signature = (source_stat, shadowed, _stat(story.photo))
+            signature = (source_stat, shadowed, _stat(str(story.photo)))
         if old is None or list(old.problems) != problems:
             # Once per new problem: a file with problems is re-read on every
             # rescan, and each forked worker rescans what its parent logged.
@@ -254,21 +339,30 @@ class StoryIndex:
         """Every readable story, visible or not: featured first, then newest."""
         with self._lock:
             if self._sorted is None or self._sorted[0] != self.version:
-                stories = [e.story for e in self._entries.values() if e.story is not None]
-                stories.sort(key=lambda s: (s.date or dt.date.min, s.slug), reverse=True)
-                stories.sort(key=lambda s: not s.featured)
-                self._sorted = (self.version, stories)
+                self._sorted = (self.version, self._ordered().in_wall_order())
             return self._sorted[1]
+
+    def _ordered(self) -> OrderedStories:
+        """Every readable story in order (under the lock)."""
+        if self._order is None:
+            self._order = OrderedStories(
+                e.story for e in self._entries.values() if e.story is not None
+            )
+        return self._order
 
     def visible(self, place: str, *, tags: Iterable[str] = ()) -> list[Story]:
         """The stories allowed in `place` today, optionally only those with any of `tags`."""
         today = self.today()
-        key = (self.version, today, place)
         with self._lock:
+            key = (self.version, today, place)
             cached = self._visible.get(key)
-        if cached is None:
-            cached = [s for s in self.stories() if self.is_visible(s, place, today)]
-            with self._lock:
+            if cached is None:
+                kept = self._shown.get(place)
+                if kept is None or kept[0] != today:
+                    # Once a day per place; after that, each change places only itself.
+                    shown = self._ordered().where(lambda s: self.is_visible(s, place, today))
+                    kept = self._shown[place] = (today, shown)
+                cached = kept[1].in_wall_order()
                 if len(self._visible) > 8:
                     self._visible.clear()
                 self._visible[key] = cached

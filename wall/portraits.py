@@ -50,7 +50,6 @@ _MIN_CONTRAST = 4.6  # WCAG AA asks 4.5 for normal text; a little margin for rou
 _MURKY_HUES = (75, 135)  # OKLCH hue degrees never used for a portrait
 
 
-@functools.lru_cache(maxsize=4096)
 def portrait_colors(name: str) -> tuple[str, str]:
     """A background and text colour for an initials portrait, the same for a name every time.
 
@@ -64,6 +63,13 @@ def portrait_colors(name: str) -> tuple[str, str]:
     hue = int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") % 300
     if hue >= _MURKY_HUES[0]:  # skip olive and khaki: at this lightness they look muddy
         hue += _MURKY_HUES[1] - _MURKY_HUES[0]
+    return _colours_for_hue(hue)
+
+
+# Per hue, not per name: 300 hues, where a wall has thousands of names and
+# each colour takes a tenth of a millisecond to find.
+@functools.cache
+def _colours_for_hue(hue: int) -> tuple[str, str]:
     lightness, chroma = 0.50, 0.11
     while True:
         colour = _oklch_hex(lightness, chroma, hue)

@@ -311,7 +311,7 @@ def _file_digest(path: Path) -> str:
 
 def initials_of(name: str) -> str:
     """The letters of a portrait for someone without a photo: first and last name's."""
-    parts = [p for p in re.split(r"[\s\-]+", name) if p and p[0].isalnum()]
+    parts = [p for p in name.replace("-", " ").split() if p[0].isalnum()]
     if not parts:
         return "?"
     return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()

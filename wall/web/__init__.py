@@ -76,7 +76,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def init_app(app: Flask, settings: Settings) -> None:
     wall = Wall.from_settings(settings)
-    wall.load()
+    # Under `storywall serve` (DEFER_WATCH) the server writes the index cache
+    # once its workers are on their way; see wall.server.
+    wall.load(save_cache=not settings.get("DEFER_WATCH"))
     # Opened now, before any request thread could race to open it.
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = wall.session_secret()
@@ -165,6 +167,10 @@ def init_app(app: Flask, settings: Settings) -> None:
             405,
             allow,
         )
+
+    from .replay import PlaylistReplay
+
+    app.wsgi_app = PlaylistReplay(app.wsgi_app, wall)  # type: ignore[method-assign]
 
     if app.config["WATCH"] != "off" and not app.config.get("DEFER_WATCH"):
         wall.ensure_watching()

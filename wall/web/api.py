@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import logging
 import math
@@ -13,21 +11,17 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ..core import Wall
-from ..rotation import boosted, cycle
 from ..screens import NAME_RE, Screen, resolve_screen
 from ..stories import SLUG_RE
 from ..takedown import playlist_etag
-from . import DATABASE_TROUBLE, csrf, get_db, get_wall, today
+from . import csrf, get_db, get_wall, replay
 from .auth import client_address, current_moderator
-from .cache import app_cache
-from .cards import story_json
+from .playlists import playlist_for
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
-_CACHE_SIZE = 64
 
 # What a heartbeat may hold. A kiosk sends a few hundred bytes; one that could
 # not report for days sends a count for each story it showed meanwhile.
@@ -54,72 +48,22 @@ def current_screen() -> Screen:
     )
 
 
-def playlist_body(screen: Screen) -> tuple[bytes, str, bytes]:
-    """The JSON body and ETag of a screen's playlist, built once per index version."""
-    wall = get_wall()
-    key = (wall.index.version, today(), screen, request.host_url)
-    return app_cache("storywall.playlists", _CACHE_SIZE).get_or_build(
-        key, lambda: _build_playlist(wall, screen)
-    )
-
-
-def _build_playlist(wall: Wall, screen: Screen) -> tuple[bytes, str, bytes]:
-    everything = [s for s in wall.index.visible("hallway") if s.kind in screen.kinds]
-    chosen = (
-        [s for s in everything if set(s.tags) & set(screen.tags)] if screen.tags else everything
-    )
-    notes = list(screen.notes)
-    if screen.tags and not chosen and everything:
-        # A typo in a screen's tags must not leave a hallway TV on the empty splash.
-        notes.append(f"no stories tagged {', '.join(screen.tags)}; showing everything")
-        chosen = everything
-    stories = [story_json(s) for s in chosen]
-    # Thank-yous to the team on this screen's floor, lately approved: they open
-    # the cycle and come more often, and a kiosk puts one up at once when it
-    # first appears.
-    first = boosted(chosen, screen.teams, today(), int(current_app.config["THANKS_BOOST_DAYS"]))
-    order = [s["slug"] for s in stories]
-    body = json.dumps(
-        {
-            "stories": stories,
-            # Screens in a group step through the plain order in lockstep, each at
-            # its own offset, so no two show the same story at the same moment.
-            # (The boosted come first there too, but once: a story twice in the
-            # cycle could meet itself on two screens of the group.)
-            "cycle": (
-                first + [s for s in order if s not in first]
-                if screen.group
-                else cycle(chosen, today(), first)
-            ),
-            "first": first,
-            "screen": {**screen.as_json(), "notes": notes},
-        },
-        separators=(",", ":"),
-    ).encode()
-    # The ETag names the content, not the version: every worker agrees on it.
-    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    # What it holds, for takedown reports: a kiosk's heartbeat names only the ETag.
-    try:
-        get_db().remember_playlist(etag, order)
-    except DATABASE_TROUBLE:  # a full, locked or absent database must not keep screens waiting
-        log.exception("could not remember playlist %s", etag)
-    # Compressed once per version, not per request: a 1,000-story playlist
-    # shrinks about tenfold, and hundreds of screens fetch the same bytes.
-    return body, etag, gzip.compress(body, compresslevel=6, mtime=0)
-
-
 @bp.get("/api/stories")
 def stories():
     """List what a hallway screen shows, as JSON with an ETag."""
     get_wall().catch_up()
-    body, etag, compressed = playlist_body(current_screen())
+    playlist = playlist_for(current_screen())
     if "gzip" in request.headers.get("Accept-Encoding", ""):
-        response = Response(compressed, mimetype="application/json")
+        sent = playlist.gzipped
+        response = Response(sent, mimetype="application/json")
         response.headers["Content-Encoding"] = "gzip"
-        response.set_etag(f"{etag}-gz")
+        response.set_etag(f"{playlist.etag}-gz")
     else:
-        response = Response(body, mimetype="application/json")
-        response.set_etag(etag)
+        sent = playlist.body
+        response = Response(sent, mimetype="application/json")
+        response.set_etag(playlist.etag)
+    # For PlaylistReplay, which gives this answer again while it holds.
+    request.environ[replay.ENVIRON_KEY] = (*playlist.made_for, sent)
     response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)

@@ -18,14 +18,17 @@ class LRU(Generic[V]):
     Every read and write holds a lock: a gthread worker's threads share the
     cache, and an OrderedDict read, moved and evicted by several at once
     loses entries or raises KeyError. Values are built outside the lock, so a
-    slow build never holds up the readers; two threads may build the same
-    value at once, and the first one stored wins.
+    slow build never holds up the readers of other keys. One thread builds a
+    missing value; others asking for it meanwhile wait for that one build
+    rather than make their own (after a change, hundreds of kiosks ask for
+    the same new playlist within a second).
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -44,8 +47,23 @@ class LRU(Generic[V]):
             return stored
 
     def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
-        value = self.get(key)
-        return value if value is not None else self.put(key, build())
+        while True:
+            with self._lock:
+                value = self._entries.get(key)
+                if value is not None:
+                    self._entries.move_to_end(key)
+                    return value
+                building = self._building.get(key)
+                if building is None:
+                    done = self._building[key] = threading.Event()
+                    break
+            building.wait()  # then take what it stored, or build if it failed
+        try:
+            return self.put(key, build())
+        finally:
+            with self._lock:
+                del self._building[key]
+            done.set()
 
     def __len__(self) -> int:
         with self._lock:
