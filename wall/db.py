@@ -39,6 +39,9 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
+# Alembic narrates its plugins and each step at INFO, from its first import on;
+# `storywall db upgrade` says what happened itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 DATABASE_FILE = "storywall.db"  # in the instance folder, on SQLite
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -200,8 +203,6 @@ def _alembic_config():  # type: ignore[no-untyped-def]
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    # Alembic narrates each step at INFO; `storywall db upgrade` says what happened itself.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     return config
 
 
