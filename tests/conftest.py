@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def postgres() -> Iterator[object]:
         yield server
     finally:
         server.stop("immediate")
+        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 _databases = itertools.count(1)
