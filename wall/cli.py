@@ -412,6 +412,18 @@ def user_remove(obj: dict, name: str) -> None:
 # -- the database's schema ---------------------------------------------------------------------
 
 
+def _database_as_it_is(settings: Settings):  # type: ignore[no-untyped-def]
+    """The database, neither made nor checked against this release; None if there is none."""
+    from .db import DATABASE_TROUBLE, Database
+
+    try:
+        return Database(_database_target(settings), mode="rw")
+    except FileNotFoundError:
+        return None
+    except DATABASE_TROUBLE as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from None
+
+
 @main.group()
 def db() -> None:
     """See and upgrade the database's schema (SQLite, or WALL_DATABASE_URL)."""
@@ -421,17 +433,11 @@ def db() -> None:
 @click.pass_obj
 def db_status(obj: dict) -> None:
     """Say which schema revision the database is at; exit 1 when it needs an upgrade."""
-    from .db import DATABASE_TROUBLE, Database
-
-    settings = _settings(**obj)
-    try:
-        database = Database(_database_target(settings), mode="rw")
-        status = database.status()
-        database.close()
-    except FileNotFoundError:
-        raise click.ClickException("no database yet: `storywall serve` makes one") from None
-    except DATABASE_TROUBLE as exc:
-        raise click.ClickException(f"cannot open the database: {exc}") from None
+    database = _database_as_it_is(_settings(**obj))
+    if database is None:
+        raise click.ClickException("no database yet: `storywall serve` makes one")
+    status = database.status()
+    database.close()
     click.echo(f"database:  {status['database']} ({status['engine']})")
     click.echo(f"revision:  {status['revision'] or 'none (made before 0.2)'}")
     click.echo(f"needed:    {status['head']}")
@@ -445,18 +451,13 @@ def db_status(obj: dict) -> None:
 @click.pass_obj
 def db_upgrade(obj: dict) -> None:
     """Bring the database's schema up to this release, keeping every row."""
-    from .db import DATABASE_TROUBLE, Database
-
     settings = _settings(**obj)
-    try:
-        database = Database(_database_target(settings), mode="rw")
-    except FileNotFoundError:  # nothing to upgrade: made new, at this release's revision
+    database = _database_as_it_is(settings)
+    if database is None:  # nothing to upgrade: made new, at this release's revision
         database = _open_database(settings)
         click.echo(f"made a new database at {database.where}, revision {database.revision()}")
         database.close()
         return
-    except DATABASE_TROUBLE as exc:
-        raise click.ClickException(f"cannot open the database: {exc}") from None
     before, after = database.upgrade()
     database.close()
     if before == after:

@@ -39,7 +39,7 @@ from ..notify import MODERATOR_EVENTS
 from ..screens import NAME_RE
 from ..stories import FRONT_MATTER_KEYS, PLACES, Story
 from . import cards, get_db, get_moderation, get_wall, today
-from .auth import current_moderator, require_moderator, safe_next
+from .auth import current_moderator, for_moderators_only, safe_next
 from .cards import portrait, story_json
 from .filters import ago, duration, relative, when
 from .kiosk import preview_page, qr_svg
@@ -48,15 +48,7 @@ from .renditions import send_rendition
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-def only_moderators():  # type: ignore[no-untyped-def]
-    return require_moderator()
-
-
-@bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
-    return response
+for_moderators_only(bp)
 
 
 @bp.app_context_processor

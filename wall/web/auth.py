@@ -147,6 +147,19 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def for_moderators_only(bp: Blueprint) -> None:
+    """Every page of `bp` needs a moderator, and no cache keeps a copy of it."""
+
+    @bp.before_request
+    def only_moderators():  # type: ignore[no-untyped-def]
+        return require_moderator()
+
+    @bp.after_request
+    def private(response):  # type: ignore[no-untyped-def]
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
 def require_moderator() -> Any:
     """None to go on; else the response for someone who is not a moderator."""
     if current_moderator() is not None:

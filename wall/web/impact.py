@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from ..charts import bar_chart, line_chart
 from ..impact import Period, PeriodError, Report
 from . import get_wall
-from .auth import require_moderator
+from .auth import for_moderators_only
 
 bp = Blueprint("impact", __name__, url_prefix="/admin/impact")
 
@@ -28,15 +28,7 @@ CHARTS = {
 }
 
 
-@bp.before_request
-def only_moderators():  # type: ignore[no-untyped-def]
-    return require_moderator()
-
-
-@bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
-    return response
+for_moderators_only(bp)
 
 
 def chosen_period() -> Period:
