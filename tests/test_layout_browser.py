@@ -199,7 +199,6 @@ def test_the_tag_strip_fades_at_the_edge_it_scrolls_to(open_page, wall: Wall) ->
     assert edges["start"] >= 24 and edges["end"] == 0, edges  # at the end: faded on the left
 
 
-
 @pytest.fixture
 def few_tags_wall(tmp_path) -> Iterator[Wall]:
     """A wall of one story with two tags: a strip that fits a phone row."""
