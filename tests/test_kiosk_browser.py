@@ -797,11 +797,14 @@ def test_offline_reload_and_restart(browser, live, kiosks) -> None:
 def test_a_closed_event_stream_is_reopened_with_backoff(browser, live, kiosks) -> None:
     kiosk = Kiosk(browser, live.url, clock=MORNING, service_workers="block")
     kiosks.append(kiosk)
-    # When each EventSource is opened, by the page's clock.
+    # When each EventSource is opened, by the page's clock, and how many failed.
     kiosk.page.add_init_script(
-        """(() => { const Real = window.EventSource; window.__opened = [];
+        """(() => { const Real = window.EventSource; window.__opened = []; window.__failed = 0;
         function Counted(url, init) {
-          window.__opened.push(Date.now()); return new Real(url, init);
+          window.__opened.push(Date.now());
+          const source = new Real(url, init);
+          source.addEventListener("error", () => { window.__failed += 1; });
+          return source;
         }
         Counted.prototype = Real.prototype;
         Object.assign(Counted, { CONNECTING: 0, OPEN: 1, CLOSED: 2 });
@@ -816,6 +819,9 @@ def test_a_closed_event_stream_is_reopened_with_backoff(browser, live, kiosks) -
 
     for _ in range(5):
         n = len(opened())
+        # The page's clock is paused: it must not move before the refusal has
+        # arrived (in real time), or the gap would count the wait for it too.
+        wait_until(lambda n=n: kiosk.page.evaluate("window.__failed") >= n, 10, "refused")
         while len(opened()) == n:  # step the page's clock until the page tries again
             kiosk.page.clock.run_for(500)
             kiosk.page.wait_for_timeout(30)
