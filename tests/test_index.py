@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -298,3 +299,81 @@ def test_kept_orders_match_a_sort_from_scratch(stories, write_story) -> None:
         assert [s.slug for s in index.stories()] == [s.slug for s in fresh.stories()]
         for place in ("hallway", "intranet"):
             assert index.visible(place) == fresh.visible(place), (step, change, place)
+
+
+# -- many new stories at once: half read by a forked helper ---------------------------------------
+
+# Run in a process of its own, as `storywall serve` and `storywall check` load:
+# one thread, so the index may fork a helper. It loads the folder twice, with
+# and without the helper, and prints what differs.
+LOAD_BOTH_WAYS = """
+import json, sys
+from pathlib import Path
+from wall import index as index_module
+from wall.index import StoryIndex
+
+helpers = []
+real = index_module._HelperRead
+index_module._HelperRead = lambda read, slugs: helpers.append(len(slugs)) or real(read, slugs)
+
+def load(may_fork):
+    index_module._may_fork = lambda: may_fork
+    index = StoryIndex(Path(sys.argv[1]))
+    index.load()
+    return index
+
+helped, alone = load(True), load(False)
+print(json.dumps({
+    "helpers": helpers,
+    "stories": len(helped.stories()),
+    "same_stories": helped.stories() == alone.stories(),
+    "problems": sorted(str(p) for p in helped.problems()),
+    "same_problems": helped.problems() == alone.problems(),
+    "same_hallway": helped.visible("hallway") == alone.visible("hallway"),
+}))
+"""
+
+
+def _load_both_ways(stories: Path) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_BOTH_WAYS, str(stories)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def _many_stories(stories: Path, write_story) -> None:
+    text = (write_story("story-00000", name="Person 0")).read_text()
+    for n in range(1, index_module.HELPER_FROM + 100):
+        (stories / f"story-{n:05d}").mkdir()
+        (stories / f"story-{n:05d}" / "index.md").write_text(
+            text.replace("Person 0", f"Person {n}")
+        )
+    # Problems in both halves: a broken file, a bundle with no story yet.
+    (stories / "story-00007" / "index.md").write_text("---\nname: [unclosed\n---\nBody\n")
+    (stories / f"story-{index_module.HELPER_FROM:05d}" / "index.md").unlink()
+
+
+def test_a_first_load_of_many_stories_reads_half_in_a_helper(stories, write_story) -> None:
+    _many_stories(stories, write_story)
+    seen = _load_both_ways(stories)
+    assert seen["helpers"] and seen["helpers"][0] >= index_module.HELPER_FROM // 2
+    assert seen["stories"] == index_module.HELPER_FROM + 98
+    assert seen["same_stories"] and seen["same_problems"] and seen["same_hallway"]
+    assert len(seen["problems"]) == 2
+    assert any("story-00007" in p and "YAML" in p for p in seen["problems"])
+    assert any(f"story-{index_module.HELPER_FROM:05d}" in p for p in seen["problems"])
+
+
+def test_when_the_helper_fails_its_share_is_read_here(stories, write_story, monkeypatch) -> None:
+    _many_stories(stories, write_story)
+    monkeypatch.setattr(index_module, "_may_fork", lambda: True)
+    # The helper dies handing back what it read (a full pipe, an OOM kill).
+    monkeypatch.setattr(index_module.pickle, "dump", lambda *a, **k: os._exit(9))
+    index = loaded(stories)
+    assert len(index.stories()) == index_module.HELPER_FROM + 98
+    assert len(index.problems()) == 2

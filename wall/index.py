@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 # the same stat. Files changed this shortly before a read are not trusted by
 # their stat alone when that read is later compared against (see `rescan`).
 UNSURE_NS = 2_000_000_000
+
+# When this many stories are new to the index at once (a first start, a check
+# of a whole folder), half are read by a forked helper on another core: parsing
+# YAML is CPU-bound, and the GIL keeps threads from sharing it. Below this the
+# fork and the hand-back cost more than they save.
+HELPER_FROM = 2_000
 
 Stat = tuple[str, int, int, int, int]  # path, mtime, size, inode, ctime (which nobody can set)
 Signature = tuple[Stat | None, Stat | None, Stat | None]
@@ -62,6 +69,53 @@ def _unsure(signature: Signature, since: int | None) -> bool:
         or (shadowed is not None and shadowed[4] >= since)
         or (photo is not None and photo[4] >= since)
     )
+
+
+def _may_fork() -> bool:
+    """Whether a helper may be forked: never with other threads running, whose
+    locks the child would inherit held."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
+
+
+class _HelperRead:
+    """Entries read by a forked child, handed back through a pipe as one pickle."""
+
+    def __init__(self, read: Callable[[str], Entry | None], slugs: list[str]) -> None:
+        self.slugs = slugs
+        readable, writable = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            status = 1
+            try:
+                os.close(readable)
+                with os.fdopen(writable, "wb") as pipe:
+                    entries = {slug: read(slug) for slug in slugs}
+                    pickle.dump(entries, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                status = 0
+            except BaseException:  # the child must never return into its parent's code
+                log.exception("a helper process could not read its stories")
+            finally:
+                os._exit(status)
+        os.close(writable)
+        self._pipe = os.fdopen(readable, "rb")
+
+    def result(self) -> dict[str, Entry | None] | None:
+        """What the child read, each slug it was given; None if it failed."""
+        with self._pipe:
+            data = self._pipe.read()
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # reaped by someone else: the data will tell
+            status = 0
+        if status != 0:
+            return None
+        try:
+            entries = pickle.loads(data)
+        except Exception:  # cut short
+            return None
+        if not isinstance(entries, dict) or entries.keys() != set(self.slugs):
+            return None
+        return entries
 
 
 class StoryIndex:
@@ -203,11 +257,28 @@ class StoryIndex:
     ) -> bool:
         with self._lock:
             olds = {slug: self._entries.get(slug) for slug in slugs}
+        fresh = [slug for slug, old in olds.items() if old is None]
+
+        def read_new(slug: str) -> Entry | None:
+            return self._read(slug, None, None, listed.get(slug))
+
+        helper = None
+        if len(fresh) >= HELPER_FROM and _may_fork():
+            handed = fresh[len(fresh) // 2 :]
+            helper = _HelperRead(read_new, handed)
+            helped = set(handed)
+            olds = {slug: old for slug, old in olds.items() if slug not in helped}
         updates: dict[str, Entry | None] = {}
         for slug, old in olds.items():
             new = self._read(slug, old, unsure_since, listed.get(slug))
             if new is not old:
                 updates[slug] = new
+        if helper is not None:
+            read = helper.result()
+            if read is None:  # the helper failed: read its share here after all
+                log.warning("a helper process could not read its stories; reading them here")
+                read = {slug: read_new(slug) for slug in helped}
+            updates.update((slug, new) for slug, new in read.items() if new is not None)
         with self._lock:
             changed = False
             for slug, new in updates.items():

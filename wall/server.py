@@ -100,6 +100,7 @@ def _save_index_cache_aside(index: StoryIndex) -> None:
     if os.fork() == 0:
         status = 1
         try:
+            os.nice(10)  # behind the workers starting up on the same cores
             index.save_cache()
             status = 0
         except BaseException:  # a child must never return into gunicorn's master
