@@ -118,6 +118,21 @@ def test_a_new_database_is_made_at_this_releases_revision(db_target) -> None:  #
     db.close()
 
 
+def test_this_release_needs_the_newest_migration(db_target) -> None:  # type: ignore[no-untyped-def]
+    """The revision a start checks for without Alembic is the newest migration's,
+    and the database's is read as Alembic itself reads it."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from wall.db import _alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    db = Database(db_target)
+    with db.transaction() as tx:
+        assert db.revision() == MigrationContext.configure(tx.conn).get_current_revision()
+    db.close()
+
+
 def test_both_engines_make_the_same_tables(db_target, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, sqlite = Database(db_target), Database(tmp_path / "reference.db")
     assert schema(db) == schema(sqlite)

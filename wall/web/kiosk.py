@@ -7,7 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -88,6 +87,8 @@ def theme(filename: str):
 @lru_cache(maxsize=2048)
 def qr_svg(url: str, scale: int = 4) -> str:
     """A QR code of `url` as SVG: for the kiosk's slides, and inline on pages that show a link."""
+    import segno  # here, not at start-up: with its XML writers it is a twentieth of a second
+
     out = io.BytesIO()
     segno.make(url, error="m").save(
         out, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True, title="QR code"
