@@ -5,7 +5,7 @@
 Starts `storywall serve` on the sample stories with a fresh instance folder
 (and a moderator, for the admin pages) in a temporary directory, then saves
 into docs/ (or OUT_DIR): the intranet wall, a story page, the story form and the
-moderation queue at 390 px (a phone) and 1440 px (a desk);
+moderation queue and the impact page at 390 px (a phone) and 1440 px (a desk);
 the wall and a story in dark mode; and the kiosk at the three TV sizes.
 Open each one and look at it before committing: no cut text, no overlap.
 """
@@ -37,6 +37,7 @@ PAGES = [
     ("story", "/stories/maria-alvarez", "light", False),
     ("submit", "/submit", "light", False),
     ("admin-queue", "/admin/", "light", True),
+    ("impact", "/admin/impact", "light", True),
     ("wall-dark", "/", "dark", False),
     ("story-dark", "/stories/maria-alvarez", "dark", False),
 ]
