@@ -377,3 +377,18 @@ def test_when_the_helper_fails_its_share_is_read_here(stories, write_story, monk
     index = loaded(stories)
     assert len(index.stories()) == index_module.HELPER_FROM + 98
     assert len(index.problems()) == 2
+
+
+def test_with_no_process_to_spare_every_story_is_read_here(stories, write_story, monkeypatch):  # type: ignore[no-untyped-def]
+    _many_stories(stories, write_story)
+    monkeypatch.setattr(index_module, "_may_fork", lambda: True)
+
+    def no_fork() -> int:  # as fork fails at a process limit or out of memory
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(index_module.os, "fork", no_fork)
+    open_before = len(os.listdir("/proc/self/fd"))
+    index = loaded(stories)
+    assert len(index.stories()) == index_module.HELPER_FROM + 98
+    assert len(index.problems()) == 2
+    assert len(os.listdir("/proc/self/fd")) == open_before  # the pipe was closed

@@ -83,7 +83,11 @@ class _HelperRead:
     def __init__(self, read: Callable[[str], Entry | None], slugs: list[str]) -> None:
         self.slugs = slugs
         readable, writable = os.pipe()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            os.close(readable), os.close(writable)
+            raise
         if self.pid == 0:
             status = 1
             try:
@@ -265,16 +269,23 @@ class StoryIndex:
         helper = None
         if len(fresh) >= HELPER_FROM and _may_fork():
             handed = fresh[len(fresh) // 2 :]
-            helper = _HelperRead(read_new, handed)
-            helped = set(handed)
-            olds = {slug: old for slug, old in olds.items() if slug not in helped}
+            try:
+                helper = _HelperRead(read_new, handed)
+            except OSError as exc:  # no process to spare (a limit, no memory): read them all here
+                log.info("reading every story here: no helper process (%s)", exc)
+            else:
+                helped = set(handed)
+                olds = {slug: old for slug, old in olds.items() if slug not in helped}
         updates: dict[str, Entry | None] = {}
-        for slug, old in olds.items():
-            new = self._read(slug, old, unsure_since, listed.get(slug))
-            if new is not old:
-                updates[slug] = new
+        try:
+            for slug, old in olds.items():
+                new = self._read(slug, old, unsure_since, listed.get(slug))
+                if new is not old:
+                    updates[slug] = new
+        finally:
+            # Whatever happens here, the helper is waited for, never left behind.
+            read = helper.result() if helper is not None else None
         if helper is not None:
-            read = helper.result()
             if read is None:  # the helper failed: read its share here after all
                 log.warning("a helper process could not read its stories; reading them here")
                 read = {slug: read_new(slug) for slug in helped}
