@@ -1,4 +1,5 @@
-"""Atomic writes: whole files only, with the permissions any other new file would get."""
+"""Atomic writes: whole files only, with the permissions any other new file would get;
+and reads of plain files only, never waiting on a pipe."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wall.files import write_atomic
+from wall.files import NotAPlainFile, read_plain, write_atomic
 
 
 @pytest.fixture
@@ -63,3 +64,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path) -> None:
         write_atomic(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["story.md"]
+
+
+def test_only_plain_files_are_read(tmp_path) -> None:
+    (tmp_path / "story.md").write_bytes(b"---\nname: Ana\n---\n")
+    os.symlink("story.md", tmp_path / "link.md")
+    assert read_plain(tmp_path / "link.md") == b"---\nname: Ana\n---\n"
+    assert read_plain(tmp_path / "story.md", 3) == b"---"
+    os.mkfifo(tmp_path / "pipe.md")  # nobody writes to it: an ordinary open would wait forever
+    open_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(NotAPlainFile, match="not a plain file"):
+        read_plain(tmp_path / "pipe.md")
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    with pytest.raises(IsADirectoryError):
+        read_plain(tmp_path)

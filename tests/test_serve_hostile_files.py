@@ -68,6 +68,11 @@ def served(tmp_path_factory) -> Iterator[tuple[Server, Path]]:
     bomb = story_text(name="Bomb Person").replace("---\n", "---\n" + ALIAS_BOMB, 1)
     assert len(bomb) < 1500
     (stories / "bomb.md").write_text(bomb)
+    # Named pipes nobody writes to, as a story file and as a bundle's: reading
+    # one the ordinary way waits forever.
+    os.mkfifo(stories / "pipe.md")
+    (stories / "piped").mkdir()
+    os.mkfifo(stories / "piped" / "index.md")
     server = Server(stories, root / "instance")
     yield server, stories
     server.stop()
@@ -84,7 +89,14 @@ def test_only_stories_inside_the_folder_are_served(served) -> None:
     server, _ = served
     # A story whose photo leads out is a problem for its moderators, like a missing photo.
     assert set(server.slugs()) == {"dev"}
-    for path in ("/stories/maria", "/stories/linked", "/stories/linked-bundle", "/stories/bomb"):
+    for path in (
+        "/stories/maria",
+        "/stories/linked",
+        "/stories/linked-bundle",
+        "/stories/bomb",
+        "/stories/pipe",
+        "/stories/piped",
+    ):
         assert status(server, path) == 404, path
 
 
@@ -112,6 +124,27 @@ def test_check_names_each_hostile_file(served, tmp_path: Path) -> None:
     assert "face.jpg is a link to a file outside the stories folder" in out
     assert "linked.md" in out and "linked-bundle" in out
     assert "YAML aliases" in out and "bomb.md" in out
+    pipes = [line for line in out.splitlines() if "is not a plain file" in line]
+    assert len(pipes) == 2, out
+    assert any("pipe.md" in line for line in pipes) and any("piped" in line for line in pipes)
+
+
+def test_a_pipe_appearing_while_serving_holds_nothing_up(tmp_path: Path) -> None:
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    (stories / "ana.md").write_text(story_text(name="Ana Lee"))
+    server = Server(stories, tmp_path / "instance")
+    try:
+        os.mkfifo(stories / "late.md")
+        (stories / "after.md").write_text(story_text(name="After Pipe", role="Seen"))
+        deadline = time.monotonic() + 10  # the watcher must get past the pipe to see this
+        while "after" not in server.slugs():
+            assert time.monotonic() < deadline, "the watcher is stuck on the pipe"
+            time.sleep(0.05)
+        assert set(server.slugs()) == {"ana", "after"}
+        assert status(server, "/stories/late") == 404
+    finally:
+        server.stop()
 
 
 def worker_memory(server: Server) -> int:

@@ -1,12 +1,15 @@
-"""Writing files so that no reader, and no watcher, ever sees half of one."""
+"""Writing files so that no reader, and no watcher, ever sees half of one; and reading
+only plain files, so that a pipe or a device in the stories folder never blocks a read."""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
 from pathlib import Path
 
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -44,3 +47,33 @@ def write_atomic(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class NotAPlainFile(OSError):
+    """A named pipe, socket or device where a file was expected: reading it could wait forever."""
+
+
+def open_plain(path: str | os.PathLike[str]) -> int:
+    """A descriptor open for reading on the plain file at `path` (links followed).
+
+    Opened without blocking, so a named pipe nobody writes to is refused at
+    once instead of holding the reader (a worker, the watcher) forever.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        kind = os.fstat(fd).st_mode
+        if stat.S_ISDIR(kind):  # as an ordinary open says it
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(kind):
+            raise NotAPlainFile(f"{os.fspath(path)} is not a plain file (a pipe, socket or device)")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_plain(path: str | os.PathLike[str], limit: int = -1) -> bytes:
+    """The bytes of the plain file at `path`, at most `limit` of them (-1: all)."""
+    with os.fdopen(open_plain(path), "rb") as f:
+        return f.read(limit)

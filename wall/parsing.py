@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .files import NotAPlainFile, read_plain
 from .folder import outside_reason, root_of, story_slug
 from .frontmatter import NoFrontMatter, content_token, split_text
 from .stories import (
@@ -143,8 +144,13 @@ class _StoryReader:
                 return None
             limit = self.limits.file_bytes
             try:
-                with self.path.open("rb") as f:
-                    raw = f.read(limit + 1)  # never more than the limit, whatever the file says
+                raw = read_plain(self.path, limit + 1)  # never more than the limit
+            except NotAPlainFile:
+                self.problem(
+                    "is not a plain file (a named pipe, socket or device); "
+                    "save the story as an ordinary file"
+                )
+                return None
             except OSError as exc:
                 self.problem(f"cannot read the file: {exc.strerror or exc}")
                 return None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .files import write_atomic
+from .files import NotAPlainFile, open_plain, read_plain, write_atomic
 from .folder import BUNDLE_INDEX, StoryFolder, is_bundle_file, root_of, story_slug
 from .frontmatter import (
     NoFrontMatter,
@@ -116,8 +116,8 @@ def split_story_text(path: Path, raw: bytes) -> StoryFile:
 
 def read_story_file(path: Path) -> StoryFile:
     try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
+        raw = read_plain(path)
+    except (FileNotFoundError, NotADirectoryError, NotAPlainFile):
         raise StoryGone(GONE) from None
     return split_story_text(path, raw)
 
@@ -134,8 +134,8 @@ def locked(path: Path) -> Iterator[None]:
     """
     for _ in range(50):
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
+            fd = open_plain(path)
+        except (FileNotFoundError, NotADirectoryError, NotAPlainFile):
             raise StoryGone(GONE) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
