@@ -208,6 +208,22 @@ def test_with_nothing_yet_the_page_says_how_to_get_there(admin_client) -> None:
     assert "<svg" not in html
 
 
+def test_the_page_says_which_days_it_counts(admin_client) -> None:
+    # A quarter under way is counted to today, next to as many days of the last one.
+    html = admin_client.get("/admin/impact", query_string={"period": "quarter"}).get_data(
+        as_text=True
+    )
+    month = 3 * ((TODAY.month - 1) // 3) + 1
+    first = dt.date(TODAY.year, month, 1)
+    last = dt.date(TODAY.year + (month == 10), (month + 2) % 12 + 1, 1) - dt.timedelta(days=1)
+    counted = f"{TODAY.isoformat()} so far" if last > TODAY else last.isoformat()
+    assert f"{first.isoformat()} to {counted}, each figure next to" in html
+    # Days that have all gone by are counted whole.
+    ended = {"period": "custom", "from": "2025-01-01", "to": "2025-01-31"}
+    html = admin_client.get("/admin/impact", query_string=ended).get_data(as_text=True)
+    assert "2025-01-01 to 2025-01-31, each figure next to" in html
+
+
 def test_a_period_that_makes_no_sense_is_refused(admin_client) -> None:
     bad = admin_client.get("/admin/impact?period=custom&from=2026-05-01&to=2026-04-01")
     assert bad.status_code == 400

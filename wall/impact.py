@@ -164,6 +164,7 @@ class Report:
     figures: dict[str, Figure] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     empty: bool = False  # nothing on the walls and nothing counted yet
+    through: dt.date | None = None  # today, while the period is still under way
 
     def value(self, key: str) -> float:
         return self.figures[key].value
@@ -219,8 +220,10 @@ class Impact:
     # -- the report --------------------------------------------------------------------
 
     def report(self, period: Period) -> Report:
-        previous = period.to_date(self.index.today())
-        report = Report(period, previous)
+        today = self.index.today()
+        previous = period.to_date(today)
+        under_way = period.first <= today < period.last
+        report = Report(period, previous, through=today if under_way else None)
         stories = self.index.stories()
         self._on_the_walls(report, stories)
         self._shown(report, stories)
