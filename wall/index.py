@@ -96,9 +96,9 @@ class _HelperRead:
                     entries = {slug: read(slug) for slug in slugs}
                     pickle.dump(entries, pipe, protocol=pickle.HIGHEST_PROTOCOL)
                 status = 0
-            except BaseException:  # the child must never return into its parent's code
+            except Exception:
                 log.exception("a helper process could not read its stories")
-            finally:
+            finally:  # whatever happened (Ctrl-C too), never return into the parent's code
                 os._exit(status)
         os.close(writable)
         self._pipe = os.fdopen(readable, "rb")
