@@ -114,3 +114,17 @@ def test_python_dash_m_wall_works() -> None:
         [sys.executable, "-m", "wall", "--help"], capture_output=True, text=True, check=True
     )
     assert "serve" in result.stdout and "check" in result.stdout
+
+
+def test_a_database_that_does_not_answer_is_named_in_one_line(tmp_path: Path) -> None:
+    from tests.support import free_port
+
+    # Nobody listens on this port: as a PostgreSQL server that is down or mistyped.
+    url = f"postgresql://wall:hunter2secret@127.0.0.1:{free_port()}/wall"
+    env = {"WALL_INSTANCE_PATH": str(tmp_path / "instance"), "WALL_DATABASE_URL": url}
+    for command in (("db", "status"), ("db", "upgrade"), ("serve", "--port", "1")):
+        result = CliRunner().invoke(main, list(command), env=env)
+        assert result.exit_code == 1, (command, result.output)
+        assert "cannot open the database (WALL_DATABASE_URL): connection failed" in result.output
+        assert "hunter2secret" not in result.output  # the password is never echoed
+        assert "Traceback" not in result.output and "sqlalche.me" not in result.output

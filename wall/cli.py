@@ -245,9 +245,15 @@ def _open_database(settings: Settings, *, upgrade: bool = False):  # type: ignor
     except NeedsUpgrade as exc:
         raise click.ClickException(str(exc)) from None
     except DATABASE_TROUBLE as exc:
-        cause = getattr(exc, "orig", None) or exc
-        where = target if isinstance(target, Path) else "WALL_DATABASE_URL"
-        raise click.ClickException(f"cannot open the database ({where}): {cause}") from None
+        raise _cannot_open(target, exc) from None
+
+
+def _cannot_open(target: object, error: BaseException) -> click.ClickException:
+    """One line on why the database cannot be opened: the driver's words, never the URL
+    (it may hold a password)."""
+    cause = getattr(error, "orig", None) or error
+    where = target if isinstance(target, Path) else "WALL_DATABASE_URL"
+    return click.ClickException(f"cannot open the database ({where}): {cause}")
 
 
 def _instance(obj: dict) -> Path:
@@ -416,12 +422,13 @@ def _database_as_it_is(settings: Settings):  # type: ignore[no-untyped-def]
     """The database, neither made nor checked against this release; None if there is none."""
     from .db import DATABASE_TROUBLE, Database
 
+    target = _database_target(settings)
     try:
-        return Database(_database_target(settings), mode="rw")
+        return Database(target, mode="rw")
     except FileNotFoundError:
         return None
     except DATABASE_TROUBLE as exc:
-        raise click.ClickException(f"cannot open the database: {exc}") from None
+        raise _cannot_open(target, exc) from None
 
 
 @main.group()
