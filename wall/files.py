@@ -75,5 +75,12 @@ def open_plain(path: str | os.PathLike[str]) -> int:
 
 def read_plain(path: str | os.PathLike[str], limit: int = -1) -> bytes:
     """The bytes of the plain file at `path`, at most `limit` of them (-1: all)."""
-    with os.fdopen(open_plain(path), "rb") as f:
-        return f.read(limit)
+    with os.fdopen(open_plain(path), "rb", buffering=0) as f:
+        # Asked for by its size, not by the limit: a read of n bytes allocates n
+        # first, and a megabyte per story file is most of a start-up's reading.
+        size = os.fstat(f.fileno()).st_size
+        first = size + 1 if limit < 0 else min(size + 1, limit)  # one more: did it grow?
+        data = f.read(first)
+        if len(data) < first:
+            return data
+        return data + f.read(-1 if limit < 0 else limit - len(data))
