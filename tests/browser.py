@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page
 
-from tests.conftest import story_text
+from tests.conftest import MODERATOR, story_text
 from tests.support import Server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -136,6 +136,16 @@ class Wall:
 
     def config(self, text: str) -> None:
         (self.instance / "config.toml").write_text(text, encoding="utf-8")
+
+    def add_moderator(self) -> None:
+        """The moderator `sign_in` signs in as (a cheap hash: tests sign in often)."""
+        from werkzeug.security import generate_password_hash
+
+        from wall.db import Database
+
+        db = Database(self.instance / "storywall.db")
+        db.add_user(MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000"))
+        db.close()
 
     def serve(self, port: int | None = None) -> Server:
         self.server = Server(self.stories, self.instance, port=port)

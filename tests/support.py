@@ -180,3 +180,24 @@ def fill_disk(folder: Path, name: str = "_filler") -> Path:
 def files_under(folder: Path) -> set[str]:
     """Every file and folder under `folder`, as relative paths."""
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def upgrade_at_once(target: object, servers: int) -> list[BaseException]:
+    """Open the database at `target` with `upgrade` from `servers` threads at once, as
+    servers starting together do; what any of them raised."""
+    from wall.db import Database
+
+    errors: list[BaseException] = []
+
+    def upgrade() -> None:
+        try:
+            Database(target, upgrade=True).close()  # type: ignore[arg-type]
+        except BaseException as exc:  # reported to the caller, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade) for _ in range(servers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -16,12 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from tests.browser import Wall, sign_in
 from tests.conftest import MODERATOR
 from wall.core import Wall as Core
-from wall.db import Database
 from wall.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -73,9 +71,7 @@ def wall(tmp_path_factory) -> Iterator[Wall]:
     # Waiting in the queue, with a photo and no description of it.
     wall.story(NO_ALT, hue=0.3, name="Noor Haddad", status="pending")
     wall.config('submit_rate_limit = "1000/hour"\nconsent_rate_limit = "1000/hour"\n')
-    Database(wall.instance / "storywall.db").add_user(
-        MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
-    )
+    wall.add_moderator()
     core = Core.from_settings(
         load_settings(
             {"STORIES_DIR": str(wall.stories), "INSTANCE_PATH": str(wall.instance), "WATCH": "off"},

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from tests.browser import CHROMIUM, LAUNCH_ARGS, Wall, wait_until
 from tests.conftest import MODERATOR
-from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +45,7 @@ def test_withdrawing_consent_clears_every_open_kiosk_within_two_seconds(
     wall = Wall(tmp_path)
     wall.story("maria", hue=0.08, featured=True)  # featured: first on screen
     wall.story("dev", hue=0.6, name="Dev Patel", role="Payroll administrator")
-    Database(wall.instance / "storywall.db").add_user(
-        MODERATOR[0], generate_password_hash(MODERATOR[1])
-    )
+    wall.add_moderator()
     server = wall.serve()
     contexts = []
     try:

@@ -319,14 +319,18 @@ def user_row(name: str, instance: Path, database_url: str):  # type: ignore[no-u
 
 def test_user_add_list_remove(instance: Path, database_url: str) -> None:
     password = "a long enough pass phrase"
-    added = run(
-        "user",
-        "add",
-        "alex",
-        instance=instance,
-        database_url=database_url,
-        input=f"{password}\n{password}\n",
-    )
+
+    def add_alex():  # type: ignore[no-untyped-def]
+        return run(
+            "user",
+            "add",
+            "alex",
+            instance=instance,
+            database_url=database_url,
+            input=f"{password}\n{password}\n",
+        )
+
+    added = add_alex()
     assert added.exit_code == 0, added.output
     row = user_row("alex", instance, database_url)
     assert STRONG_HASH.match(row["password_hash"]) and check_password_hash(
@@ -336,14 +340,7 @@ def test_user_add_list_remove(instance: Path, database_url: str) -> None:
         assert password not in (instance / "storywall.db").read_bytes().decode("latin-1")
     listed = run("user", "list", instance=instance, database_url=database_url)
     assert listed.stdout.startswith("alex\tpassword\tadded ")
-    again = run(
-        "user",
-        "add",
-        "alex",
-        instance=instance,
-        database_url=database_url,
-        input=f"{password}\n{password}\n",
-    )
+    again = add_alex()
     assert again.exit_code == 1 and "already exists" in again.output
     assert (
         run("user", "remove", "alex", instance=instance, database_url=database_url).exit_code == 0

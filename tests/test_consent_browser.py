@@ -27,11 +27,8 @@ from typing import Any
 import pytest
 import yaml
 from PIL import Image
-from werkzeug.security import generate_password_hash
 
 from tests.browser import Wall, sign_in, wait_until
-from tests.conftest import MODERATOR
-from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +61,7 @@ def wall(tmp_path_factory) -> Iterator[Wall]:
     wall = Wall(tmp_path_factory.mktemp("consent"))
     # Many submissions and answers come from one address in this module.
     wall.config('submit_rate_limit = "1000/hour"\nconsent_rate_limit = "1000/hour"\n')
-    Database(wall.instance / "storywall.db").add_user(
-        MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
-    )
+    wall.add_moderator()
     wall.serve()
     yield wall
     wall.stop()

@@ -15,11 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from tests.browser import Wall, sign_in
-from tests.conftest import MODERATOR
-from wall.db import Database
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +29,7 @@ DESK = {"width": 1440, "height": 900}
 def wall(tmp_path_factory) -> Iterator[Wall]:
     wall = Wall(tmp_path_factory.mktemp("layout"))
     shutil.copytree(SAMPLES, wall.stories, dirs_exist_ok=True)
-    Database(wall.instance / "storywall.db").add_user(
-        MODERATOR[0], generate_password_hash(MODERATOR[1], method="pbkdf2:sha256:1000")
-    )
+    wall.add_moderator()
     wall.serve()
     yield wall
     wall.stop()

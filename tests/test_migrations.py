@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from tests.support import upgrade_at_once
 from wall.cli import main
 from wall.db import Database, NeedsUpgrade, head_revision
 
@@ -140,20 +140,7 @@ def test_both_engines_make_the_same_tables(db_target, tmp_path: Path) -> None:  
 
 
 def test_servers_upgrading_at_once_upgrade_once(db_target) -> None:  # type: ignore[no-untyped-def]
-    errors: list[BaseException] = []
-
-    def upgrade() -> None:
-        try:
-            Database(db_target, upgrade=True).close()
-        except BaseException as exc:  # reported below, in the test's own thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=upgrade) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert upgrade_at_once(db_target, 4) == []
     db = Database(db_target)
     assert db.revision() == head_revision()
     db.close()

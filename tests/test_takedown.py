@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import json
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from flask import render_template
 
 from tests.conftest import TODAY
+from tests.support import upgrade_at_once
 from wall.db import PLAYLIST_MEMORY_SECONDS, Database, NeedsUpgrade
 from wall.takedown import HEARD_WITHIN_SECONDS, in_words, playlist_etag, takedown_report
 
@@ -107,20 +107,7 @@ def test_servers_upgrading_at_once_add_the_column_once(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE screens (name TEXT PRIMARY KEY, last_seen REAL NOT NULL)")
     conn.close()
-    errors: list[BaseException] = []
-
-    def open_it() -> None:
-        try:
-            Database(path, upgrade=True).close()
-        except BaseException as exc:  # reported below, in the test's own thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert upgrade_at_once(path, 6) == []
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(screens)")]
     assert columns.count("playlist_since") == 1
 

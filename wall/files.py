@@ -59,26 +59,31 @@ def open_plain(path: str | os.PathLike[str]) -> int:
     Opened without blocking, so a named pipe nobody writes to is refused at
     once instead of holding the reader (a worker, the watcher) forever.
     """
+    return _open_plain(path)[0]
+
+
+def _open_plain(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """`open_plain`'s descriptor, and the file's size when opened."""
     fd = os.open(path, _READ_FLAGS)
     try:
-        kind = os.fstat(fd).st_mode
-        if stat.S_ISDIR(kind):  # as an ordinary open says it
+        found = os.fstat(fd)
+        if stat.S_ISDIR(found.st_mode):  # as an ordinary open says it
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
-        if not stat.S_ISREG(kind):
+        if not stat.S_ISREG(found.st_mode):
             raise NotAPlainFile(f"{os.fspath(path)} is not a plain file (a pipe, socket or device)")
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, found.st_size
 
 
 def read_plain(path: str | os.PathLike[str], limit: int = -1) -> bytes:
     """The bytes of the plain file at `path`, at most `limit` of them (-1: all)."""
-    with os.fdopen(open_plain(path), "rb", buffering=0) as f:
+    fd, size = _open_plain(path)
+    with os.fdopen(fd, "rb", buffering=0) as f:
         # Asked for by its size, not by the limit: a read of n bytes allocates n
         # first, and a megabyte per story file is most of a start-up's reading.
-        size = os.fstat(f.fileno()).st_size
         first = size + 1 if limit < 0 else min(size + 1, limit)  # one more: did it grow?
         data = f.read(first)
         if len(data) < first:
